@@ -1,0 +1,53 @@
+# Entry points. `make demo` and `make test` are all a new machine needs.
+SHELL := /bin/bash
+VENV := .venv/bin
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+.PHONY: help setup lint specs unit sanity molecule test demo demo-down bench pins docs
+
+help:
+	@echo "make demo       set up, deploy the local Docker cluster, run the example DAG"
+	@echo "make demo-down  remove the demo cluster"
+	@echo "make test       lint, unit tests, sanity, molecule (what CI runs)"
+	@echo "make bench      benchmarks (docs/benchmarks.md)"
+	@echo "make pins       regenerate requirements/dev.txt and the Airflow locks"
+	@echo "make docs       regenerate role READMEs from meta/argument_specs.yml"
+
+setup:
+	bash scripts/setup.sh
+
+lint: setup
+	yamllint --strict .
+	ansible-lint --profile production
+	ruff check .
+	ruff format --check .
+	python scripts/role_specs.py check
+
+unit: setup
+	pytest -q tests/unit
+
+sanity: setup
+	bash scripts/sanity.sh
+
+molecule: setup
+	molecule test --all
+
+test: lint unit sanity molecule
+
+demo: setup
+	bash tests/demo/demo.sh up
+
+demo-down: setup
+	bash tests/demo/demo.sh down
+
+bench: setup
+	bash bench/install.sh
+	bash bench/converge.sh
+
+pins:
+	bash scripts/update-pins.sh
+
+docs: setup
+	python scripts/role_specs.py readme

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Keep each role's defaults and meta/argument_specs.yml in sync, and make role READMEs from them.
 
-    python scripts/role_specs.py check    # fails on any drift (run by `make lint`)
-    python scripts/role_specs.py readme   # rewrites roles/*/README.md
+python scripts/role_specs.py check    # fails on any drift (run by `make lint`)
+python scripts/role_specs.py readme   # rewrites roles/*/README.md
 """
 
 from __future__ import annotations
@@ -49,7 +49,9 @@ def problems(role: Path) -> list[str]:
         elif "default" not in options[var]:
             found.append(f"{name}: {var} has a default but argument_specs.yml does not say it")
         elif options[var]["default"] != value:
-            found.append(f"{name}: {var} default {value!r} != spec default {options[var]['default']!r}")
+            found.append(
+                f"{name}: {var} default {value!r} != spec default {options[var]['default']!r}"
+            )
     for var, option in options.items():
         if not var.startswith(f"{name}_"):
             found.append(f"{name}: option {var} is not prefixed with the role name")
@@ -92,7 +94,13 @@ def readme(role: Path) -> str:
         if "choices" in option:
             kind += " (" + ", ".join(map(str, option["choices"])) + ")"
         default = "required" if option.get("required") else option.get("default", "unset")
-        default_text = "`" + cell(yaml.safe_dump(default, default_flow_style=True).strip().removesuffix("...").strip()) + "`"
+        default_text = (
+            "`"
+            + cell(
+                yaml.safe_dump(default, default_flow_style=True).strip().removesuffix("...").strip()
+            )
+            + "`"
+        )
         lines.append(f"| `{var}` | {cell(kind)} | {default_text} | {cell(option['description'])} |")
     lines += ["", f"Tag: `{role.name}` (in `playbooks/site.yml`).", ""]
     return "\n".join(lines)
@@ -104,8 +112,15 @@ def main(argv: list[str]) -> int:
         found = [p for role in role_dirs() for p in problems(role)]
         for line in found:
             print(line)
-        stale = [r.name for r in role_dirs() if (r / "README.md").read_text(encoding="utf-8") != readme(r)] \
-            if all((r / "README.md").exists() for r in role_dirs()) else ["(missing README)"]
+        stale = (
+            [
+                r.name
+                for r in role_dirs()
+                if (r / "README.md").read_text(encoding="utf-8") != readme(r)
+            ]
+            if all((r / "README.md").exists() for r in role_dirs())
+            else ["(missing README)"]
+        )
         for name in stale:
             print(f"{name}: README.md is out of date; run `make docs`")
         print(f"role_specs: {len(role_dirs())} roles, {len(found) + len(stale)} problems")

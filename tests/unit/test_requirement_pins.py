@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ansible_collections.dataops.airflow.plugins.filter.requirement_pins import (
     FilterModule,
     normalise_name,
@@ -21,7 +22,11 @@ zope.interface==7.2 \\
 
 
 def test_reads_only_exact_pins_and_normalises_names() -> None:
-    assert requirement_pins(LOCK) == ["apache-airflow==3.3.2", "celery==5.6.3", "zope-interface==7.2"]
+    assert requirement_pins(LOCK) == [
+        "apache-airflow==3.3.2",
+        "celery==5.6.3",
+        "zope-interface==7.2",
+    ]
 
 
 def test_freeze_output_of_the_same_set_compares_equal() -> None:
@@ -31,7 +36,14 @@ def test_freeze_output_of_the_same_set_compares_equal() -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ["", "# comment", "-e ./local", "requests>=2", "pkg @ https://example.invalid/pkg.whl", "    --hash=sha256:x"],
+    [
+        "",
+        "# comment",
+        "-e ./local",
+        "requests>=2",
+        "pkg @ https://example.invalid/pkg.whl",
+        "    --hash=sha256:x",
+    ],
 )
 def test_ignores_lines_that_are_not_exact_pins(line: str) -> None:
     assert requirement_pins(line) == []
@@ -45,7 +57,9 @@ def test_duplicates_collapse() -> None:
     assert requirement_pins("a==1\nA==1\n") == ["a==1"]
 
 
-@pytest.mark.parametrize(("name", "expected"), [("Foo_Bar", "foo-bar"), ("foo.bar", "foo-bar"), ("foo--bar", "foo-bar")])
+@pytest.mark.parametrize(
+    ("name", "expected"), [("Foo_Bar", "foo-bar"), ("foo.bar", "foo-bar"), ("foo--bar", "foo-bar")]
+)
 def test_normalise_name(name: str, expected: str) -> None:
     assert normalise_name(name) == expected
 

@@ -86,7 +86,11 @@ class Api:
 
 @pytest.fixture(scope="session")
 def api(master: Any, inventory_vars: dict[str, Any]) -> Api:
-    wait_for("the API server to answer", lambda: Api(master).call("GET", "/api/v2/monitor/health")[0] == 200, 180)
+    wait_for(
+        "the API server to answer",
+        lambda: Api(master).call("GET", "/api/v2/monitor/health")[0] == 200,
+        180,
+    )
     status, body = Api(master).call(
         "POST",
         "/auth/token",

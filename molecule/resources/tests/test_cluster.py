@@ -49,7 +49,9 @@ def test_wrong_password_is_refused(master: Any) -> None:
 
 
 def test_dag_runs_and_its_tasks_run_on_a_worker(api: Api, workers: list[Any]) -> None:
-    wait_for("the DAG to be parsed", lambda: api.call("GET", f"/api/v2/dags/{DAG_ID}")[0] == 200, 180)
+    wait_for(
+        "the DAG to be parsed", lambda: api.call("GET", f"/api/v2/dags/{DAG_ID}")[0] == 200, 180
+    )
     status, run = api.call("POST", f"/api/v2/dags/{DAG_ID}/dagRuns", {"logical_date": None})
     assert status in (200, 201), f"trigger failed: {status} {run}"
     run_id = run["dag_run_id"]
@@ -65,17 +67,29 @@ def test_dag_runs_and_its_tasks_run_on_a_worker(api: Api, workers: list[Any]) ->
     worker_names = {w.check_output("hostname") for w in workers}
     for instance in instances:
         assert instance["state"] == "success"
-        assert instance["hostname"] in worker_names, f"{instance['task_id']} ran on {instance['hostname']}"
+        assert instance["hostname"] in worker_names, (
+            f"{instance['task_id']} ran on {instance['hostname']}"
+        )
 
 
 def test_config_is_identical_everywhere_and_private(masters: list[Any], workers: list[Any]) -> None:
     hosts = masters + workers
-    digests = {h.backend.host: h.check_output("sha256sum /etc/airflow/airflow.cfg").split()[0] for h in hosts}
+    digests = {
+        h.backend.host: h.check_output("sha256sum /etc/airflow/airflow.cfg").split()[0]
+        for h in hosts
+    }
     assert len(set(digests.values())) == 1, digests
-    secrets = {h.backend.host: h.check_output("sha256sum /etc/airflow/secrets.env").split()[0] for h in hosts}
+    secrets = {
+        h.backend.host: h.check_output("sha256sum /etc/airflow/secrets.env").split()[0]
+        for h in hosts
+    }
     assert len(set(secrets.values())) == 1, "nodes hold different secrets"
     for host in hosts:
-        for path in ("/etc/airflow/airflow.cfg", "/etc/airflow/secrets.env", "/etc/airflow/airflow.env"):
+        for path in (
+            "/etc/airflow/airflow.cfg",
+            "/etc/airflow/secrets.env",
+            "/etc/airflow/airflow.env",
+        ):
             config = host.file(path)
             assert (config.user, config.group, config.mode) == ("root", "airflow", 0o640), path
 
@@ -88,7 +102,9 @@ def test_airflow_user_has_no_shell_and_no_sudo(masters: list[Any], workers: list
         assert "is not allowed to run sudo" in host.run("sudo -l -U airflow").stdout
 
 
-def test_no_secret_appears_in_the_ansible_output(master: Any, inventory_vars: dict[str, Any]) -> None:
+def test_no_secret_appears_in_the_ansible_output(
+    master: Any, inventory_vars: dict[str, Any]
+) -> None:
     log_path = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "ansible.log")
     with open(log_path, encoding="utf-8", errors="replace") as handle:
         log = handle.read()

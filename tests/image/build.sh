@@ -18,7 +18,7 @@ mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 base_packages=(systemd systemd-sysv dbus python3 python3-apt sudo openssh-server
   ca-certificates iproute2 procps curl tzdata locales)
 # What the python_packages role (Debian vars) and the services node install.
-cached_packages=(build-essential pkg-config libffi-dev libssl-dev python3-dev python3-venv
+cached_packages=(gcc libc6-dev pkg-config libffi-dev libssl-dev python3-dev python3-venv
   python3-pip libpq-dev default-libmysqlclient-dev postgresql-15 redis-server python3-psycopg2)
 
 recipe_hash=$( { cat "$0"; echo "${base_packages[*]}" "${cached_packages[*]}" "$suite"; } \

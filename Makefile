@@ -45,6 +45,7 @@ demo-down: setup
 bench: setup
 	bash bench/install.sh
 	bash bench/converge.sh
+	bash bench/config_hash.sh
 
 pins:
 	bash scripts/update-pins.sh

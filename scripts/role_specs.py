@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Keep each role's defaults and meta/argument_specs.yml in sync, and make role READMEs from them.
 
 python scripts/role_specs.py check    # fails on any drift (run by `make lint`)

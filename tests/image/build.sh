@@ -12,7 +12,6 @@
 # them for real, they only skip the download, like a host behind an apt cache.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
 suite=bookworm
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 base_packages=(systemd systemd-sysv dbus python3 python3-apt sudo openssh-server
@@ -65,5 +64,8 @@ SOURCES
   tar -C "$rootfs" -c . | docker import \
     -c 'CMD ["/lib/systemd/systemd"]' -c 'ENV container=docker' - "$image" >/dev/null
   echo "built $image"
+  # Older builds of the recipe are of no further use.
+  docker images --format '{{.Repository}}:{{.Tag}}' "$image_repo" | grep -v -e ":latest$" -e ":${suite}-${recipe_hash}$" \
+    | xargs -r docker rmi >/dev/null 2>&1 || true
 fi
 docker tag "$image" "${image_repo}:latest"

@@ -76,7 +76,7 @@ class Api:
         if body is not None:
             args += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
         out = self.host.run(" ".join(shlex.quote(a) for a in args)).stdout
-        text, _, status = out.rpartition("\n")
+        text, status = out.rsplit("\n", 1) if "\n" in out else ("", out)
         try:
             payload = json.loads(text) if text else None
         except json.JSONDecodeError:

@@ -32,7 +32,7 @@ sanity: setup
 	bash scripts/sanity.sh
 
 molecule: setup
-	molecule test --all
+	molecule test --scenario-name default
 
 test: lint unit sanity molecule
 

@@ -10,6 +10,10 @@ root=$PWD
 want_docker=1
 [ "${1:-}" = "--no-docker" ] && want_docker=0
 
+# uv trusts the host's certificate store, like pip does here, so that a TLS-inspecting
+# proxy whose CA the host trusts works without further settings.
+export UV_NATIVE_TLS=${UV_NATIVE_TLS:-1}
+
 log() { printf '==> %s\n' "$*"; }
 
 as_root() { [ "$(id -u)" -eq 0 ]; }

@@ -33,6 +33,9 @@ def _collections_root() -> Path:
 _ROOT = str(_collections_root())
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
+# ... and sample_data.py next to this file importable as ``sample_data``.
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import random
 import time
 
 import pytest
+from sample_data import SAMPLE_CFG
 
 from ansible_collections.dataops.airflow.plugins.module_utils import airflow_cfg
 from ansible_collections.dataops.airflow.plugins.module_utils.airflow_cfg import (
@@ -26,16 +27,6 @@ from ansible_collections.dataops.airflow.plugins.module_utils.airflow_cfg import
     read_airflow_cfg,
     read_env_file,
 )
-
-BASE = """\
-[core]
-parallelism = 32
-fernet_key = 7fQf0fX1L0w2yE4h6JkQ9mN3pR5tV8xZ1aB4cD6eF0g=
-
-[celery]
-broker_url = redis://:s3cret@redis:6379/0
-worker_concurrency = 16
-"""
 
 
 def values(text: str, env: dict[str, str] | None = None) -> dict[str, tuple[str, str]]:
@@ -68,19 +59,19 @@ fernet_key=7fQf0fX1L0w2yE4h6JkQ9mN3pR5tV8xZ1aB4cD6eF0g=
    # indented comment
 parallelism= 32
 """
-    assert values(reformatted) == values(BASE)
+    assert values(reformatted) == values(SAMPLE_CFG)
 
 
 @pytest.mark.parametrize("newline", ["\r\n", "\r"])
 def test_crlf_and_cr_files_read_like_lf(write, newline: str) -> None:
-    lf = read_airflow_cfg(write("lf.cfg", BASE))
-    other = read_airflow_cfg(write("other.cfg", BASE.replace("\n", newline).encode()))
+    lf = read_airflow_cfg(write("lf.cfg", SAMPLE_CFG))
+    other = read_airflow_cfg(write("other.cfg", SAMPLE_CFG.replace("\n", newline).encode()))
     assert effective_settings(other, {}) == effective_settings(lf, {})
     assert effective_settings(other, {})["core.parallelism"].value == "32"
 
 
 def test_byte_order_mark_fails_like_airflow(write) -> None:
-    path = write("bom.cfg", b"\xef\xbb\xbf" + BASE.encode())
+    path = write("bom.cfg", b"\xef\xbb\xbf" + SAMPLE_CFG.encode())
     err = failure(path)
     assert err.reason == "unparseable"
     assert "byte order mark" in str(err)
@@ -186,7 +177,7 @@ def test_missing_file(tmp_path) -> None:
 
 
 def test_permission_denied(write, monkeypatch) -> None:
-    path = write("airflow.cfg", BASE)
+    path = write("airflow.cfg", SAMPLE_CFG)
 
     def deny(*args, **kwargs):
         raise PermissionError(13, "Permission denied", path)
@@ -285,7 +276,7 @@ def test_env_file_that_is_binary_fails(write) -> None:
 
 def test_environment_overrides_the_file() -> None:
     got = effective_settings(
-        AirflowCfg(BASE, "airflow.cfg"),
+        AirflowCfg(SAMPLE_CFG, "airflow.cfg"),
         airflow_overrides(
             {"AIRFLOW__CELERY__WORKER_CONCURRENCY": "8", "AIRFLOW__API__PORT": "8080"}
         )[0],

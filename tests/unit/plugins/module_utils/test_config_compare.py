@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from sample_data import SAMPLE_CFG
+
 from ansible_collections.dataops.airflow.plugins.module_utils.config_compare import compare
 from ansible_collections.dataops.airflow.plugins.module_utils.config_digest import (
     Digester,
@@ -11,14 +13,6 @@ from ansible_collections.dataops.airflow.plugins.module_utils.config_digest impo
 )
 
 KEY = "k" * 32
-CFG = """\
-[core]
-parallelism = 32
-fernet_key = 7fQf0fX1L0w2yE4h6JkQ9mN3pR5tV8xZ1aB4cD6eF0g=
-[celery]
-broker_url = redis://:s3cret@redis:6379/0
-worker_concurrency = 16
-"""
 
 
 def fake(config: dict[str, str], key: str = KEY, **scopes: dict[str, str]) -> dict:
@@ -171,7 +165,7 @@ def test_scope_collected_on_some_hosts_only() -> None:
 def test_real_results_end_to_end_never_show_values(write) -> None:
     results = {}
     for i, concurrency in enumerate(("16", "16", "16", "12")):
-        path = write(f"h{i}/airflow.cfg", CFG.replace("= 16", f"= {concurrency}"))
+        path = write(f"h{i}/airflow.cfg", SAMPLE_CFG.replace("= 16", f"= {concurrency}"))
         results[f"worker-{i + 1}"] = collect(["config"], path, None, digest_key=KEY)
     out = compare(results)
     assert out["report"][0].endswith("worker-4 differs on celery.worker_concurrency")

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+from sample_data import SAMPLE_CFG
 
 from ansible_collections.dataops.airflow.plugins.module_utils.airflow_cfg import ReadError
 from ansible_collections.dataops.airflow.plugins.module_utils.config_digest import (
@@ -20,14 +21,6 @@ from ansible_collections.dataops.airflow.plugins.module_utils.config_digest impo
 )
 
 KEY = "k" * 32
-CFG = """\
-[core]
-parallelism = 32
-fernet_key = 7fQf0fX1L0w2yE4h6JkQ9mN3pR5tV8xZ1aB4cD6eF0g=
-[celery]
-broker_url = redis://:s3cret@redis:6379/0
-worker_concurrency = 16
-"""
 
 
 def config_result(write, cfg: str, env: str = "", key: str | None = KEY, **kwargs) -> dict:
@@ -90,7 +83,9 @@ def test_scope_hash_ignores_order_and_changes_with_any_digest() -> None:
 
 
 def test_values_never_appear_in_the_result(write) -> None:
-    result = config_result(write, CFG, "AIRFLOW__CORE__SQL_ALCHEMY_CONN=postgresql://a:pw1@db/x\n")
+    result = config_result(
+        write, SAMPLE_CFG, "AIRFLOW__CORE__SQL_ALCHEMY_CONN=postgresql://a:pw1@db/x\n"
+    )
     text = json.dumps(result)
     for secret in ("s3cret", "pw1", "7fQf0fX1L0w2yE4h6JkQ9mN3pR5tV8xZ1aB4cD6eF0g=", "redis:"):
         assert secret not in text
@@ -100,10 +95,14 @@ def test_values_never_appear_in_the_result(write) -> None:
 
 
 def test_formatting_does_not_change_the_hash_but_a_value_does(write, tmp_path) -> None:
-    reference = config_result(write, CFG)
-    crlf = config_result(write, "# edited\r\n" + CFG.replace("\n", "\r\n").replace(" = ", "="))
+    reference = config_result(write, SAMPLE_CFG)
+    crlf = config_result(
+        write, "# edited\r\n" + SAMPLE_CFG.replace("\n", "\r\n").replace(" = ", "=")
+    )
     assert crlf["hashes"] == reference["hashes"]
-    drift = config_result(write, CFG.replace("worker_concurrency = 16", "worker_concurrency = 12"))
+    drift = config_result(
+        write, SAMPLE_CFG.replace("worker_concurrency = 16", "worker_concurrency = 12")
+    )
     assert drift["hashes"] != reference["hashes"]
     changed = {
         k
@@ -114,21 +113,21 @@ def test_formatting_does_not_change_the_hash_but_a_value_does(write, tmp_path) -
 
 
 def test_env_override_that_matches_the_file_changes_nothing(write) -> None:
-    plain = config_result(write, CFG)
-    same = config_result(write, CFG, 'AIRFLOW__CORE__PARALLELISM="32"\n')
+    plain = config_result(write, SAMPLE_CFG)
+    same = config_result(write, SAMPLE_CFG, 'AIRFLOW__CORE__PARALLELISM="32"\n')
     assert same["hashes"] == plain["hashes"]
-    other = config_result(write, CFG, "AIRFLOW__CORE__PARALLELISM=64\n")
+    other = config_result(write, SAMPLE_CFG, "AIRFLOW__CORE__PARALLELISM=64\n")
     assert other["hashes"] != plain["hashes"]
 
 
 def test_exclude_patterns_leave_keys_out(write) -> None:
-    full = config_result(write, CFG)
-    trimmed = config_result(write, CFG, exclude=["celery.*"])
+    full = config_result(write, SAMPLE_CFG)
+    trimmed = config_result(write, SAMPLE_CFG, exclude=["celery.*"])
     config = trimmed["scopes"]["config"]
     assert set(config["digests"]) == {"core.parallelism", "core.fernet_key"}
     assert config["excluded"] == ["celery.broker_url", "celery.worker_concurrency"]
     assert trimmed["hashes"] != full["hashes"]
-    drift = config_result(write, CFG.replace("= 16", "= 4"), exclude=["celery.*"])
+    drift = config_result(write, SAMPLE_CFG.replace("= 16", "= 4"), exclude=["celery.*"])
     assert drift["hashes"] == trimmed["hashes"]
 
 
@@ -142,21 +141,21 @@ def test_split_excludes_by_scope_prefix() -> None:
 
 def test_warnings_name_ignored_variables_and_a_config_the_units_do_not_read(write) -> None:
     env = "AIRFLOW_CONFIG=/elsewhere/airflow.cfg\nairflow__core__x=1\n1BAD=2\n"
-    result = config_result(write, CFG, env)
+    result = config_result(write, SAMPLE_CFG, env)
     text = " ".join(result["warnings"])
     assert "airflow__core__x" in text and "1BAD" in text and "/elsewhere/airflow.cfg" in text
     assert "env:AIRFLOW_CONFIG" in result["scopes"]["config"]["digests"]
 
 
 def test_missing_env_file_fails_and_empty_env_file_option_skips_it(write, tmp_path) -> None:
-    path = write("etc/airflow.cfg", CFG)
+    path = write("etc/airflow.cfg", SAMPLE_CFG)
     with pytest.raises(ReadError, match="missing"):
         collect(["config"], path, str(tmp_path / "none.env"), digest_key=KEY)
     assert collect(["config"], path, None, digest_key=KEY)["scopes"]["config"]["count"] == 4
 
 
 def test_bad_scope_or_key_name_is_refused(write) -> None:
-    path = write("etc/airflow.cfg", CFG)
+    path = write("etc/airflow.cfg", SAMPLE_CFG)
     with pytest.raises(ValueError, match="scopes"):
         collect(["config", "logs"], path)
     with pytest.raises(ValueError, match="sensitive_keys"):
@@ -230,7 +229,7 @@ def test_dag_symlinks_followed_loops_and_dangling_links_handled(tmp_path) -> Non
 
 
 def test_collect_all_scopes_end_to_end(write, tmp_path) -> None:
-    path = write("etc/airflow.cfg", CFG)
+    path = write("etc/airflow.cfg", SAMPLE_CFG)
     venv = make_venv(tmp_path / "venv", {"apache-airflow": "3.1.2"})
     dags = tmp_path / "dags"
     dags.mkdir()
@@ -255,7 +254,7 @@ def test_collect_all_scopes_end_to_end(write, tmp_path) -> None:
 
 
 def test_later_environment_file_wins_like_systemd(write) -> None:
-    path = write("etc/airflow.cfg", CFG)
+    path = write("etc/airflow.cfg", SAMPLE_CFG)
     first = write("etc/airflow.env", "AIRFLOW__CORE__PARALLELISM=8\n")
     second = write("etc/secrets.env", "AIRFLOW__CORE__PARALLELISM='4'\n")
     both = collect(["config"], path, [first, second], digest_key=KEY)
@@ -273,7 +272,7 @@ def test_later_environment_file_wins_like_systemd(write) -> None:
 
 
 def test_empty_environment_file_names_are_skipped(write) -> None:
-    path = write("etc/airflow.cfg", CFG)
+    path = write("etc/airflow.cfg", SAMPLE_CFG)
     assert (
         collect(["config"], path, ["", ""], digest_key=KEY)["hashes"]["config"]
         == collect(["config"], path, [], digest_key=KEY)["hashes"]["config"]

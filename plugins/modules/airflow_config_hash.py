@@ -117,17 +117,8 @@ options:
         must get the same key. Never logged.
       - Without it digests are plain SHA-256 and the module warns (see the description).
     type: str
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads; it behaves the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing is changed, so there is no diff.
-  platform:
-    support: full
-    platforms: posix
-    description: Targets with a Python 3.9+ interpreter; only the standard library is used.
+extends_documentation_fragment:
+  - dataops.airflow.read_only
 notes:
   - The module reads files only; C(changed) is always false. Run it with C(become) when
     C(airflow.cfg) is readable by C(root) and C(airflow) only.

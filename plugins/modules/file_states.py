@@ -26,17 +26,8 @@ options:
     type: list
     elements: path
     required: true
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads; it behaves the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing is changed, so there is no diff.
-  platform:
-    support: full
-    platforms: posix
-    description: Targets with a Python 3.9+ interpreter; only the standard library is used.
+extends_documentation_fragment:
+  - dataops.airflow.read_only
 author:
   - dataops.airflow maintainers (@dataops)
 """

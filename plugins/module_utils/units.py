@@ -1,0 +1,300 @@
+"""What systemd units are configured with, and whether their running processes match it.
+
+Used by the ``airflow_units`` module (systemd_services role) and by ``airflow_config_hash``
+(validate_config) on the managed nodes: standard library only, Python 3.9+.
+
+Why: a unit file carries a fingerprint of the files its process reads at start-up
+(``Environment=DATAOPS_AIRFLOW_INPUTS=...``). The fingerprint the *running* process was started
+with is in its own environment (``/proc/PID/environ``), so whether a process is stale can be
+read from the node at any time; it does not depend on a handler of an earlier run having fired.
+Values of the environment never leave this module, only names and fingerprints do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Callable
+
+from ansible_collections.dataops.airflow.plugins.module_utils.airflow_cfg import (
+    ReadError,
+    read_env_file,
+)
+from ansible_collections.dataops.airflow.plugins.module_utils.file_states import sha1_of_file
+
+INPUTS_VARIABLE = "DATAOPS_AIRFLOW_INPUTS"
+# The files the fingerprint covers, ":"-separated, so that a unit describes itself.
+INPUT_FILES_VARIABLE = "DATAOPS_AIRFLOW_INPUT_FILES"
+SHOW_PROPERTIES = (
+    "Id",
+    "LoadState",
+    "ActiveState",
+    "SubState",
+    "UnitFileState",
+    "MainPID",
+    "NeedDaemonReload",
+    "Environment",
+    "EnvironmentFiles",
+    "DropInPaths",
+    "FragmentPath",
+)
+# Variables whose values the comparison of "configured" and "running" covers: Airflow reads
+# only these from its environment (plus the locations below).
+_COMPARED_PREFIX = "AIRFLOW__"
+_COMPARED_NAMES = ("AIRFLOW_HOME", "AIRFLOW_CONFIG", INPUTS_VARIABLE)
+
+Runner = Callable[[Sequence[str]], tuple[int, str, str]]
+
+
+def inputs_fingerprint(paths: Iterable[str]) -> str:
+    """SHA-256 over the SHA-1 of each file, in order ("missing" for an absent file).
+
+    A file that exists but cannot be read counts as "unreadable", so the fingerprint changes
+    (and the unit restarts) once it can be read again.
+    """
+    parts = []
+    for path in paths:
+        try:
+            parts.append(sha1_of_file(path))
+        except FileNotFoundError:
+            parts.append("missing")
+        except OSError:
+            parts.append("unreadable")
+    return hashlib.sha256(" ".join(parts).encode("utf-8")).hexdigest()
+
+
+def parse_show(text: str) -> list[dict[str, list[str]]]:
+    """``systemctl show`` output for several units: one dict per unit, each key's values."""
+    blocks: list[dict[str, list[str]]] = []
+    current: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            if current:
+                blocks.append(current)
+                current = {}
+            continue
+        key, eq, value = line.partition("=")
+        if eq:
+            current.setdefault(key, []).append(value)
+    if current:
+        blocks.append(current)
+    return blocks
+
+
+def parse_environment(values: Sequence[str]) -> dict[str, str]:
+    """The ``Environment=`` property as systemctl prints it (shell-quoted words)."""
+    environ: dict[str, str] = {}
+    for value in values:
+        try:
+            words = shlex.split(value)
+        except ValueError:
+            words = value.split()
+        for word in words:
+            name, eq, rest = word.partition("=")
+            if eq and name:
+                environ[name] = rest
+    return environ
+
+
+def parse_environment_files(values: Sequence[str]) -> list[tuple[str, bool]]:
+    """``EnvironmentFiles=/etc/x.env (ignore_errors=no)`` lines -> [(path, optional)]."""
+    files = []
+    for value in values:
+        path, _sep, flags = value.rpartition(" (ignore_errors=")
+        if not _sep:
+            path, flags = value, "no)"
+        if path:
+            files.append((path, flags.startswith("yes")))
+    return files
+
+
+def configured_environment(
+    environment: Mapping[str, str], files: Sequence[tuple[str, bool]]
+) -> tuple[dict[str, str], list[str]]:
+    """What the unit's next start gets: ``Environment=``, then each EnvironmentFile= over it.
+
+    systemd reads the files in order and lets them override ``Environment=``. Returns the
+    environment and the files that could not be read (a required one stops the unit starting).
+    """
+    environ = dict(environment)
+    problems = []
+    for path, optional in files:
+        try:
+            values, _dropped = read_env_file(path)
+        except ReadError as exc:
+            if not (optional and exc.reason == "missing"):
+                problems.append(f"{path}: {exc.reason}")
+            continue
+        environ.update(values)
+    return environ, problems
+
+
+def read_process_environ(pid: int) -> dict[str, str] | None:
+    """The environment a process was started with; None when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    environ = {}
+    for entry in data.split(b"\0"):
+        name, eq, value = entry.partition(b"=")
+        if eq and name:
+            environ[name.decode("utf-8", "surrogateescape")] = value.decode(
+                "utf-8", "surrogateescape"
+            )
+    return environ
+
+
+def process_start_time(pid: int) -> float | None:
+    """When a process started, in seconds since the epoch (10 ms resolution); None if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        with open("/proc/stat", encoding="ascii", errors="replace") as handle:
+            boot = next(int(line.split()[1]) for line in handle if line.startswith("btime "))
+    except (OSError, IndexError, StopIteration, ValueError):
+        return None
+    # fields[0] is the state (field 3 of stat); starttime is field 22.
+    return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
+def changed_since(paths: Iterable[str], since: float) -> list[str]:
+    """The paths modified after ``since`` (a unit file or drop-in edited after a start)."""
+    newer = []
+    for path in paths:
+        try:
+            # One second of slack: btime is whole seconds, so a start time can be early.
+            if os.stat(path).st_mtime > since + 1.0:
+                newer.append(path)
+        except OSError:
+            continue
+    return newer
+
+
+def compared_names(environ: Mapping[str, str]) -> dict[str, str]:
+    """The part of an environment that decides what Airflow runs with."""
+    return {
+        name: value
+        for name, value in environ.items()
+        if name.startswith(_COMPARED_PREFIX) or name in _COMPARED_NAMES
+    }
+
+
+def differing_names(left: Mapping[str, str], right: Mapping[str, str]) -> list[str]:
+    """Names set differently (or only on one side); never the values."""
+    return sorted(name for name in set(left) | set(right) if left.get(name) != right.get(name))
+
+
+def _first(block: Mapping[str, list[str]], key: str, default: str = "") -> str:
+    values = block.get(key) or [default]
+    return values[0]
+
+
+def unit_state(
+    block: Mapping[str, list[str]],
+    fingerprint: str | None,
+    read_environ: Callable[[int], dict[str, str] | None] = read_process_environ,
+    start_time: Callable[[int], float | None] = process_start_time,
+) -> dict[str, Any]:
+    """One unit's state, and why its running process is stale (names only)."""
+    pid = int(_first(block, "MainPID", "0") or 0)
+    environment = parse_environment(block.get("Environment") or [])
+    files = parse_environment_files(block.get("EnvironmentFiles") or [])
+    configured, problems = configured_environment(environment, files)
+    state: dict[str, Any] = {
+        "load_state": _first(block, "LoadState"),
+        "active_state": _first(block, "ActiveState"),
+        "sub_state": _first(block, "SubState"),
+        "unit_file_state": _first(block, "UnitFileState"),
+        "main_pid": pid,
+        "need_daemon_reload": _first(block, "NeedDaemonReload") == "yes",
+        "configured_inputs": environment.get(INPUTS_VARIABLE),
+        "running_inputs": None,
+        "environment_files": [path for path, _optional in files],
+        "environment_problems": problems,
+        "drop_ins": [p for v in block.get("DropInPaths") or [] for p in v.split()],
+        "stale": False,
+        "stale_reasons": [],
+    }
+    if state["active_state"] not in ("active", "reloading") or pid <= 0:
+        return state
+    running = read_environ(pid)
+    if running is None:
+        # Not provably current: a restart makes it so.
+        state["stale_reasons"].append("the process environment cannot be read")
+        state["stale"] = True
+        return state
+    state["running_inputs"] = running.get(INPUTS_VARIABLE)
+    reasons = state["stale_reasons"]
+    if fingerprint is None and environment.get(INPUT_FILES_VARIABLE):
+        fingerprint = inputs_fingerprint(environment[INPUT_FILES_VARIABLE].split(":"))
+    if fingerprint is not None and state["running_inputs"] != fingerprint:
+        reasons.append(
+            "started before its configuration or packages changed (inputs fingerprint differs)"
+        )
+    differs = differing_names(compared_names(running), compared_names(configured))
+    differs = [name for name in differs if name != INPUTS_VARIABLE]
+    if differs:
+        reasons.append("runs with another environment than its unit sets: " + ", ".join(differs))
+    started = start_time(pid)
+    fragment = _first(block, "FragmentPath")
+    newer = changed_since([p for p in [fragment, *state["drop_ins"]] if p], started or 0.0)
+    if started is not None and newer:
+        reasons.append("its unit changed after it started: " + ", ".join(newer))
+    state["stale"] = bool(reasons)
+    return state
+
+
+def show_units(units: Sequence[str], run: Runner) -> list[dict[str, list[str]]]:
+    """``systemctl show`` of every unit, in the order given."""
+    if not units:
+        return []
+    argv = ["systemctl", "show", "--no-pager"]
+    for prop in SHOW_PROPERTIES:
+        argv += ["-p", prop]
+    rc, out, err = run([*argv, "--", *units])
+    if rc != 0:
+        raise ReadError("systemctl show failed", "systemctl", " ".join(err.split())[:300])
+    blocks = parse_show(out)
+    by_id = {_first(block, "Id"): block for block in blocks}
+    # systemctl prints the blocks in the order asked; Id may name an alias.
+    if len(blocks) == len(units):
+        return blocks
+    return [by_id.get(unit, {"Id": [unit], "LoadState": ["not-found"]}) for unit in units]
+
+
+def read_units(
+    units: Sequence[str],
+    run: Runner,
+    inputs: Sequence[str] | None = None,
+    read_environ: Callable[[int], dict[str, str] | None] = read_process_environ,
+    start_time: Callable[[int], float | None] = process_start_time,
+) -> dict[str, Any]:
+    """The module result: the inputs fingerprint and each unit's state."""
+    fingerprint = inputs_fingerprint(inputs) if inputs is not None else None
+    states = {
+        unit: unit_state(block, fingerprint, read_environ, start_time)
+        for unit, block in zip(units, show_units(units, run))
+    }
+    return {
+        "inputs_fingerprint": fingerprint,
+        "units": states,
+        "stale": sorted(unit for unit, state in states.items() if state["stale"]),
+    }
+
+
+def unit_environments(
+    units: Sequence[str], run: Runner
+) -> dict[str, tuple[dict[str, str], list[str]]]:
+    """Each loaded unit's configured environment (``Environment=`` and its files), for hashing."""
+    result = {}
+    for unit, block in zip(units, show_units(units, run)):
+        if _first(block, "LoadState") != "loaded":
+            continue
+        environment = parse_environment(block.get("Environment") or [])
+        files = parse_environment_files(block.get("EnvironmentFiles") or [])
+        result[unit] = configured_environment(environment, files)
+    return result

@@ -1,0 +1,163 @@
+#!/usr/bin/python
+"""Module: systemd units of Airflow, and whether their running processes are stale."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: airflow_units
+short_description: Read Airflow's systemd units and find processes that run with stale inputs
+version_added: 0.2.0
+description:
+  - Reads, in one round trip, the state of each unit (C(systemctl show)) and the fingerprint of
+    the files its process reads at start-up (O(inputs)), and tells for every running unit whether
+    its process is stale.
+  - "A process is stale when the C(DATAOPS_AIRFLOW_INPUTS) variable it was started with (read
+    from C(/proc/PID/environ)) differs from the fingerprint of O(inputs) now, or when its
+    C(AIRFLOW__*), C(AIRFLOW_HOME) or C(AIRFLOW_CONFIG) variables differ from what its unit sets
+    now (C(Environment=), drop-ins included, and each C(EnvironmentFile=))."
+  - "Why: the systemd_services role restarts every stale unit on each run. Whether a restart is
+    due is read from the node itself, so a run that was interrupted after writing a file and
+    before restarting, or a run with C(--tags airflow_config), cannot leave old processes running."
+  - Only names and fingerprints are returned, never the values of the environment.
+options:
+  units:
+    description: Unit names, for example C(airflow-scheduler.service).
+    type: list
+    elements: str
+    required: true
+  inputs:
+    description:
+      - Files whose content the processes read at start-up, in a fixed order. Their fingerprint is
+        SHA-256 over the SHA-1 of each file (C(missing) for an absent file), joined by spaces.
+      - Without it, staleness only compares the environment.
+    type: list
+    elements: path
+extends_documentation_fragment:
+  - dataops.airflow.read_only
+notes:
+  - Run it as root (C(become)); another user cannot read the environment of the processes.
+seealso:
+  - module: dataops.airflow.airflow_config_hash
+author:
+  - dataops.airflow maintainers (@dataops)
+"""
+
+EXAMPLES = r"""
+- name: Read the units and the fingerprint of what they run with
+  dataops.airflow.airflow_units:
+    units: [airflow-scheduler.service, airflow-celery-worker.service]
+    inputs: [/etc/airflow/airflow.cfg, /etc/airflow/airflow.env, /opt/airflow/requirements.lock]
+  become: true
+  register: airflow_units
+
+- name: Restart the units whose processes are stale
+  ansible.builtin.systemd_service:
+    name: "{{ item }}"
+    state: restarted
+  loop: "{{ airflow_units.stale }}"
+"""
+
+RETURN = r"""
+inputs_fingerprint:
+  description: Fingerprint of O(inputs) now; null without O(inputs).
+  returned: success
+  type: str
+  sample: 0d1c2b3a4f5e6d7c8b9a0f1e2d3c4b5a6f7e8d9c0b1a2f3e4d5c6b7a8f9e0d1c
+stale:
+  description: The running units whose processes are stale.
+  returned: success
+  type: list
+  elements: str
+  sample: [airflow-celery-worker.service]
+units:
+  description: Each unit's state, keyed by the name given.
+  returned: success
+  type: dict
+  contains:
+    load_state:
+      description: C(loaded), C(not-found)...
+      type: str
+    active_state:
+      description: C(active), C(inactive), C(failed), C(activating)...
+      type: str
+    sub_state:
+      description: C(running), C(dead), C(auto-restart)...
+      type: str
+    unit_file_state:
+      description: C(enabled), C(disabled)...
+      type: str
+    main_pid:
+      description: PID of the main process; 0 when none runs.
+      type: int
+    need_daemon_reload:
+      description: The unit file or a drop-in changed since systemd last read it.
+      type: bool
+    configured_inputs:
+      description: The fingerprint the unit sets for its next start.
+      type: str
+    running_inputs:
+      description: The fingerprint the running process was started with.
+      type: str
+    environment_files:
+      description: The unit's C(EnvironmentFile=) paths, in order.
+      type: list
+      elements: str
+    environment_problems:
+      description: Environment files that cannot be read (names and reasons only).
+      type: list
+      elements: str
+    drop_ins:
+      description: Drop-in files of the unit.
+      type: list
+      elements: str
+    stale:
+      description: Whether the running process is stale.
+      type: bool
+    stale_reasons:
+      description: Why (names of variables, never values).
+      type: list
+      elements: str
+  sample:
+    airflow-scheduler.service:
+      load_state: loaded
+      active_state: active
+      sub_state: running
+      unit_file_state: enabled
+      main_pid: 4242
+      need_daemon_reload: false
+      configured_inputs: 0d1c2b3a4f5e6d7c8b9a0f1e2d3c4b5a6f7e8d9c0b1a2f3e4d5c6b7a8f9e0d1c
+      running_inputs: 0d1c2b3a4f5e6d7c8b9a0f1e2d3c4b5a6f7e8d9c0b1a2f3e4d5c6b7a8f9e0d1c
+      environment_files: [/etc/airflow/airflow.env, /etc/airflow/secrets.env]
+      environment_problems: []
+      drop_ins: []
+      stale: false
+      stale_reasons: []
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.dataops.airflow.plugins.module_utils.airflow_cfg import ReadError
+from ansible_collections.dataops.airflow.plugins.module_utils.units import read_units
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "units": {"type": "list", "elements": "str", "required": True},
+            "inputs": {"type": "list", "elements": "path"},
+        },
+        supports_check_mode=True,
+    )
+
+    def run(argv: list[str]) -> tuple[int, str, str]:
+        return module.run_command(argv, environ_update={"LC_ALL": "C", "SYSTEMD_COLORS": "0"})
+
+    try:
+        result = read_units(module.params["units"], run, module.params["inputs"])
+    except ReadError as exc:
+        module.fail_json(msg=str(exc), changed=False)
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()

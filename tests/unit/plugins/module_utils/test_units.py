@@ -1,0 +1,225 @@
+"""Unit state and staleness: what decides whether a converge restarts a running process."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Sequence
+
+import pytest
+
+from ansible_collections.dataops.airflow.plugins.module_utils.airflow_cfg import ReadError
+from ansible_collections.dataops.airflow.plugins.module_utils.units import (
+    INPUTS_VARIABLE,
+    changed_since,
+    configured_environment,
+    inputs_fingerprint,
+    parse_environment,
+    parse_environment_files,
+    parse_show,
+    read_units,
+    unit_environments,
+    unit_state,
+)
+
+SHOW = """Id=airflow-scheduler.service
+LoadState=loaded
+ActiveState=active
+SubState=running
+UnitFileState=enabled
+MainPID=4242
+NeedDaemonReload=no
+Environment=DATAOPS_AIRFLOW_INPUTS=abc123 "GREETING=hello world"
+EnvironmentFiles=/etc/airflow/airflow.env (ignore_errors=no)
+EnvironmentFiles=/etc/airflow/secrets.env (ignore_errors=yes)
+DropInPaths=
+FragmentPath=/etc/systemd/system/airflow-scheduler.service
+
+Id=airflow-triggerer.service
+LoadState=not-found
+ActiveState=inactive
+SubState=dead
+UnitFileState=
+MainPID=0
+NeedDaemonReload=no
+Environment=
+EnvironmentFiles=
+DropInPaths=
+FragmentPath=
+"""
+
+
+def test_parse_show_splits_units_and_keeps_repeated_keys() -> None:
+    blocks = parse_show(SHOW)
+    assert [b["Id"] for b in blocks] == [
+        ["airflow-scheduler.service"],
+        ["airflow-triggerer.service"],
+    ]
+    assert len(blocks[0]["EnvironmentFiles"]) == 2
+
+
+def test_parse_environment_understands_systemctl_quoting() -> None:
+    env = parse_environment(['DATAOPS_AIRFLOW_INPUTS=abc123 "GREETING=hello world"'])
+    assert env == {INPUTS_VARIABLE: "abc123", "GREETING": "hello world"}
+    assert parse_environment([""]) == {}
+
+
+def test_parse_environment_files_reads_the_optional_flag() -> None:
+    files = parse_environment_files(
+        ["/etc/a.env (ignore_errors=no)", "/etc/b.env (ignore_errors=yes)", ""]
+    )
+    assert files == [("/etc/a.env", False), ("/etc/b.env", True)]
+
+
+def test_environment_files_override_environment_in_order(write: Callable[..., str]) -> None:
+    first = write("a.env", "AIRFLOW__CORE__PARALLELISM=8\nX=1\n")
+    second = write("b.env", "AIRFLOW__CORE__PARALLELISM='16'\n")
+    env, problems = configured_environment(
+        {"AIRFLOW__CORE__PARALLELISM": "4", "Y": "2"}, [(first, False), (second, False)]
+    )
+    assert env == {"AIRFLOW__CORE__PARALLELISM": "16", "X": "1", "Y": "2"}
+    assert problems == []
+
+
+def test_a_missing_required_environment_file_is_a_problem(tmp_path) -> None:
+    missing = str(tmp_path / "nope.env")
+    assert configured_environment({}, [(missing, True)])[1] == []
+    assert configured_environment({}, [(missing, False)])[1] == [f"{missing}: missing"]
+
+
+def test_inputs_fingerprint_changes_with_content_and_counts_missing_files(
+    write: Callable[..., str], tmp_path
+) -> None:
+    cfg = write("airflow.cfg", "[core]\n")
+    missing = str(tmp_path / "lock")
+    before = inputs_fingerprint([cfg, missing])
+    sha1 = hashlib.sha1(b"[core]\n").hexdigest()
+    assert before == hashlib.sha256(f"{sha1} missing".encode()).hexdigest()
+    write("airflow.cfg", "[core]\nparallelism = 3\n")
+    assert inputs_fingerprint([cfg, missing]) != before
+
+
+def _block(pid: int = 10, inputs: str = "fp", active: str = "active", **extra: str) -> dict:
+    block = {
+        "Id": ["airflow-celery-worker.service"],
+        "LoadState": ["loaded"],
+        "ActiveState": [active],
+        "SubState": ["running"],
+        "UnitFileState": ["enabled"],
+        "MainPID": [str(pid)],
+        "NeedDaemonReload": ["no"],
+        "Environment": [f"{INPUTS_VARIABLE}={inputs}"],
+        "EnvironmentFiles": [],
+        "DropInPaths": [""],
+        "FragmentPath": [""],
+    }
+    for key, value in extra.items():
+        block[key] = [value]
+    return block
+
+
+def _never_started(_pid: int) -> float | None:
+    return None
+
+
+def test_a_process_started_with_the_current_inputs_is_not_stale() -> None:
+    state = unit_state(_block(), "fp", lambda pid: {INPUTS_VARIABLE: "fp"}, _never_started)
+    assert state["stale"] is False
+    assert state["running_inputs"] == "fp"
+
+
+def test_a_process_started_before_its_inputs_changed_is_stale() -> None:
+    # The unit file already carries the new fingerprint (written, then the run was cut off).
+    state = unit_state(_block(inputs="new"), "new", lambda pid: {INPUTS_VARIABLE: "old"})
+    assert state["stale"] is True
+    assert "inputs fingerprint differs" in state["stale_reasons"][0]
+
+
+def test_a_drop_in_environment_the_process_lacks_makes_it_stale() -> None:
+    block = _block(Environment=f"{INPUTS_VARIABLE}=fp AIRFLOW__CELERY__WORKER_CONCURRENCY=1")
+    state = unit_state(block, "fp", lambda pid: {INPUTS_VARIABLE: "fp"}, _never_started)
+    assert state["stale"] is True
+    assert state["stale_reasons"] == [
+        "runs with another environment than its unit sets: AIRFLOW__CELERY__WORKER_CONCURRENCY"
+    ]
+
+
+def test_stale_reasons_never_hold_values() -> None:
+    block = _block(Environment=f"{INPUTS_VARIABLE}=fp AIRFLOW__CORE__FERNET_KEY=new-secret")
+    running = {INPUTS_VARIABLE: "fp", "AIRFLOW__CORE__FERNET_KEY": "old-secret"}
+    state = unit_state(block, "fp", lambda pid: running, _never_started)
+    assert state["stale"] is True
+    assert "secret" not in repr(state).replace("AIRFLOW__CORE__FERNET_KEY", "")
+
+
+def test_a_unit_file_edited_after_the_start_makes_it_stale(write: Callable[..., str]) -> None:
+    unit = write("airflow-celery-worker.service", "[Service]\n")
+    os.utime(unit, (2000.0, 2000.0))
+    block = _block(FragmentPath=unit)
+    env = {INPUTS_VARIABLE: "fp"}
+    assert unit_state(block, "fp", lambda pid: env, lambda pid: 1990.0)["stale"] is True
+    assert unit_state(block, "fp", lambda pid: env, lambda pid: 2000.5)["stale"] is False
+    assert changed_since([unit], 1990.0) == [unit]
+
+
+def test_a_unit_that_does_not_run_is_never_stale() -> None:
+    state = unit_state(_block(pid=0, active="failed"), "fp", lambda pid: None, _never_started)
+    assert state["stale"] is False
+    assert state["active_state"] == "failed"
+
+
+def test_an_unreadable_process_environment_counts_as_stale() -> None:
+    state = unit_state(_block(), "fp", lambda pid: None, _never_started)
+    assert state["stale"] is True
+
+
+class FakeSystemctl:
+    def __init__(self, out: str, rc: int = 0) -> None:
+        self.out = out
+        self.rc = rc
+        self.calls: list[list[str]] = []
+
+    def __call__(self, argv: Sequence[str]) -> tuple[int, str, str]:
+        self.calls.append(list(argv))
+        return self.rc, self.out, "Failed to connect to bus" if self.rc else ""
+
+
+def test_read_units_reports_each_unit_and_the_stale_ones(tmp_path) -> None:
+    run = FakeSystemctl(SHOW)
+    result = read_units(
+        ["airflow-scheduler.service", "airflow-triggerer.service"],
+        run,
+        inputs=[str(tmp_path / "missing")],
+        read_environ=lambda pid: {INPUTS_VARIABLE: "abc123", "GREETING": "hello world"},
+        start_time=_never_started,
+    )
+    assert run.calls[0][-3:] == ["--", "airflow-scheduler.service", "airflow-triggerer.service"]
+    scheduler = result["units"]["airflow-scheduler.service"]
+    assert scheduler["main_pid"] == 4242
+    assert scheduler["environment_files"] == [
+        "/etc/airflow/airflow.env",
+        "/etc/airflow/secrets.env",
+    ]
+    # abc123 is not the fingerprint of the inputs now
+    assert result["stale"] == ["airflow-scheduler.service"]
+    assert result["units"]["airflow-triggerer.service"]["load_state"] == "not-found"
+
+
+def test_read_units_fails_when_systemctl_fails() -> None:
+    with pytest.raises(ReadError, match="systemctl show failed"):
+        read_units(["x.service"], FakeSystemctl("", rc=1))
+
+
+def test_unit_environments_skip_units_that_are_not_loaded(write: Callable[..., str]) -> None:
+    env_file = write("airflow.env", "AIRFLOW__CORE__PARALLELISM=8\n")
+    out = SHOW.replace("/etc/airflow/airflow.env", env_file).replace(
+        "EnvironmentFiles=/etc/airflow/secrets.env (ignore_errors=yes)\n", ""
+    )
+    environments = unit_environments(
+        ["airflow-scheduler.service", "airflow-triggerer.service"], FakeSystemctl(out)
+    )
+    assert list(environments) == ["airflow-scheduler.service"]
+    env, problems = environments["airflow-scheduler.service"]
+    assert env["AIRFLOW__CORE__PARALLELISM"] == "8"
+    assert env["GREETING"] == "hello world"
+    assert problems == []

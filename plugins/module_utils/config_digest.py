@@ -18,11 +18,13 @@ import hmac
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import stat
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from ansible_collections.dataops.airflow.plugins.module_utils.airflow_cfg import (
     SENSITIVE_OPTIONS,
+    AirflowCfg,
     ReadError,
     airflow_overrides,
     config_read_by_units,
@@ -31,11 +33,21 @@ from ansible_collections.dataops.airflow.plugins.module_utils.airflow_cfg import
     read_airflow_cfg,
     read_env_file,
 )
+from ansible_collections.dataops.airflow.plugins.module_utils.units import (
+    STATE_DIR,
+    Runner,
+    list_unit_files,
+    read_units,
+    unit_environments,
+)
 
 SCOPES = ("config", "packages", "dags")
 MIN_KEY_LENGTH = 16
 _KEY_ID_MESSAGE = b"dataops.airflow.airflow_config_hash/key-id"
 _CHUNK = 1024 * 1024
+# Bigger DAG folder files are reported by size, not read: DAG files are small, and a huge one
+# (a data dump left in the folder) would make every run slow.
+MAX_DAG_FILE_SIZE = 16 * 1024 * 1024
 _PEP503 = re.compile(r"[-_.]+")
 
 
@@ -230,49 +242,140 @@ def packages_scope(venv: str) -> ScopeData:
     return ScopeData(items=items, from_env=[], sensitive=[], warnings=[])
 
 
-def _file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
+def _inside(path: str, real_folder: str) -> bool:
+    """Whether a resolved path lies in the (resolved) DAG folder or is that folder."""
+    return os.path.commonpath([real_folder, path]) == real_folder
+
+
+def _special_kind(mode: int) -> str:
+    """The item kind for a non-regular file, which is reported but never opened or read."""
+    if stat.S_ISFIFO(mode):
+        return "fifo"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    if stat.S_ISDIR(mode):
+        return "directory"
+    return "special"
+
+
+def _read_error(exc: OSError, path: str) -> ReadError:
+    if isinstance(exc, PermissionError):
+        return ReadError("permission denied", exc.filename or path)
+    return ReadError("cannot be read", exc.filename or path, exc.strerror or "")
+
+
+def _regular_file_item(path: str, max_size: int) -> tuple[str, str]:
+    """``("sha256", hex)`` of a regular file; other kinds for anything else, unread.
+
+    ``path`` must already be resolved (os.path.realpath): O_NOFOLLOW then refuses a final
+    component swapped for a link since, O_NONBLOCK keeps open() from waiting for a FIFO's writer
+    and O_NOCTTY from adopting a terminal. The type and size are checked on the open descriptor,
+    so nothing can be swapped in between the check and the read.
+    """
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY
     try:
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(_CHUNK), b""):
-                digest.update(block)
-    except PermissionError:
-        raise ReadError("permission denied", path) from None
-    return digest.hexdigest()
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise _read_error(exc, path) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return _special_kind(info.st_mode), ""
+        if info.st_size > max_size:
+            # The size stands for the content, so hosts with different big files still differ.
+            return "too-large", str(info.st_size)
+        digest = hashlib.sha256()
+        read = 0
+        # Never more than the cap, even from a file that grows while it is read (or a /proc-like
+        # file whose size says 0).
+        while read <= max_size:
+            block = os.read(fd, min(_CHUNK, max_size + 1 - read))
+            if not block:
+                return "sha256", digest.hexdigest()
+            read += len(block)
+            digest.update(block)
+        return "too-large", str(max(read, os.fstat(fd).st_size))
+    except OSError as exc:
+        raise _read_error(exc, path) from None
+    finally:
+        os.close(fd)
 
 
-def dags_scope(folder: str) -> ScopeData:
-    """Every file under the DAG folder: ``relative/path -> sha256 of the content``.
+def _dag_file_item(full: str, real_folder: str, max_size: int) -> tuple[str, str]:
+    """The item for one non-directory entry of the DAG folder (``full`` as walked)."""
+    try:
+        link = os.readlink(full) if os.path.islink(full) else None
+        target = os.path.realpath(full)
+        if not _inside(target, real_folder):
+            # Checked before existence, so the result tells nothing about paths out there.
+            # (Without a link of its own, a directory on the way was replaced by one.)
+            return "link-outside-folder", link or ""
+        if link is not None and not os.path.exists(target):  # or a loop of links
+            return "dangling-link", link
+        mode = os.lstat(target).st_mode
+    except OSError as exc:
+        raise _read_error(exc, full) from None
+    if not stat.S_ISREG(mode):
+        # Not even opened: opening a device can have side effects, a FIFO has no end.
+        return _special_kind(mode), ""
+    return _regular_file_item(target, max_size)
 
-    Symbolic links are followed (Airflow follows them); ``__pycache__`` and hidden directories
-    (``.git``) are skipped, hidden files such as ``.airflowignore`` are not.
+
+def _dag_dirs(
+    root: str, dirs: list[str], real_folder: str, items: dict[str, tuple[str, str]], folder: str
+) -> list[str]:
+    """The subdirectories of ``root`` to walk; links to directories outside become items."""
+    kept = []
+    for name in sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__"):
+        full = os.path.join(root, name)
+        if os.path.islink(full) and not _inside(os.path.realpath(full), real_folder):
+            rel = os.path.relpath(full, folder).replace(os.sep, "/")
+            try:
+                items[rel] = ("link-outside-folder", os.readlink(full))
+            except OSError as exc:
+                raise _read_error(exc, full) from None
+        else:
+            kept.append(name)
+    return kept
+
+
+def dags_scope(folder: str, max_size: int = MAX_DAG_FILE_SIZE) -> ScopeData:
+    """Every entry under the DAG folder: ``relative/path -> (kind, value)``.
+
+    Regular files are ``("sha256", hex of the content)``, or ``("too-large", size)`` above
+    ``max_size`` bytes (not read). Symbolic links that resolve inside the folder are followed, as
+    Airflow follows them; links that resolve outside it are ``("link-outside-folder", link
+    text)`` and neither read nor walked, so the module cannot be pointed at other files (it
+    often runs as root). FIFOs, sockets, devices and dangling links are reported as such
+    (``fifo``, ``socket``, ``device``, ``dangling-link`` with the link text) without being
+    opened, so drift in them still shows and nothing blocks. ``__pycache__``, ``*.pyc`` and
+    hidden directories (``.git``) are skipped, hidden files such as ``.airflowignore`` are not.
     """
     if not os.path.isdir(folder):
         raise ReadError("missing", folder)
+    real_folder = os.path.realpath(folder)
     items: dict[str, tuple[str, str]] = {}
     seen: set[str] = set()
 
     def fail(exc: OSError) -> None:
-        if isinstance(exc, PermissionError):
-            raise ReadError("permission denied", exc.filename or folder) from None
-        raise ReadError("cannot be read", exc.filename or folder, exc.strerror or "") from None
+        raise _read_error(exc, folder) from None
 
+    # followlinks=True walks the directory links _dag_dirs keeps, which all resolve inside.
     for root, dirs, files in os.walk(folder, onerror=fail, followlinks=True):
         real = os.path.realpath(root)
         if real in seen:  # a symbolic link loop
             dirs[:] = []
             continue
         seen.add(real)
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__")
+        dirs[:] = _dag_dirs(root, dirs, real_folder, items, folder)
         for name in sorted(files):
             if name.endswith(".pyc"):
                 continue
             full = os.path.join(root, name)
             rel = os.path.relpath(full, folder).replace(os.sep, "/")
-            if os.path.islink(full) and not os.path.exists(full):
-                items[rel] = ("dangling-link", os.readlink(full))
-            else:
-                items[rel] = ("sha256", _file_sha256(full))
+            items[rel] = _dag_file_item(full, real_folder, max_size)
     return ScopeData(items=items, from_env=[], sensitive=[], warnings=[])
 
 
@@ -298,6 +401,129 @@ def hash_scope(data: ScopeData, digester: Digester, exclude: Sequence[str]) -> d
     return result
 
 
+# A unit's config scope is "config:" + the unit name, e.g. "config:airflow-scheduler.service".
+UNIT_SCOPE_PREFIX = "config:"
+
+
+def unit_scope_name(unit: str) -> str:
+    """The result scope of one unit's configuration, ``config:airflow-scheduler.service``."""
+    return UNIT_SCOPE_PREFIX + unit
+
+
+def _memoised(run: Runner) -> Runner:
+    """``run``, running each command line once: the unit readers then share one systemctl show."""
+    seen: dict[tuple[str, ...], tuple[int, str, str]] = {}
+
+    def cached(argv: Sequence[str]) -> tuple[int, str, str]:
+        key = tuple(argv)
+        if key not in seen:
+            seen[key] = run(list(argv))
+        return seen[key]
+
+    return cached
+
+
+def unit_config_scope(
+    path: str,
+    cfg: AirflowCfg,
+    environ: Mapping[str, str],
+    sensitive: frozenset[tuple[str, str]] = SENSITIVE_OPTIONS,
+) -> ScopeData:
+    """One unit's settings: ``cfg`` (read from ``path``) plus the unit's configured environment.
+
+    ``environ`` is what the unit's next start gets (``Environment=``, drop-ins merged, then each
+    ``EnvironmentFile=``). Warnings name the problem; the caller says which unit it is about.
+    """
+    warnings: list[str] = []
+    units_cfg = config_read_by_units(environ)
+    if units_cfg and os.path.normpath(units_cfg) != os.path.normpath(path):
+        warnings.append(
+            f"its environment makes it read {units_cfg}, but {path} was hashed; "
+            "set path to the file the units read"
+        )
+    overrides, ignored = airflow_overrides(environ)
+    if ignored:
+        warnings.append(f"Airflow never reads these variables: {', '.join(sorted(ignored))}")
+    settings = effective_settings(cfg, overrides, sensitive)
+    settings.update(location_settings(environ))
+    marked = [name for name in settings if tuple(name.split(".", 1)) in sensitive]
+    return ScopeData(
+        items={name: (s.kind, s.value) for name, s in settings.items()},
+        from_env=sorted(name for name, s in settings.items() if s.source == "env"),
+        sensitive=sorted(marked),
+        warnings=warnings,
+    )
+
+
+def find_units(units: Sequence[str] | None, unit_pattern: str | None, run: Runner) -> list[str]:
+    """The units asked for by name, then those whose unit files match the pattern; no repeats."""
+    names = list(units or ())
+    if unit_pattern:
+        names += list_unit_files(unit_pattern, run)
+    return list(dict.fromkeys(name for name in names if name))
+
+
+def read_unit_scopes(
+    names: Sequence[str],
+    run: Runner,
+    path: str,
+    sensitive: frozenset[tuple[str, str]],
+    with_config: bool,
+    read_environ: Callable[[int], dict[str, str] | None] | None = None,
+    start_time: Callable[[int], float | None] | None = None,
+    state_dir: str = STATE_DIR,
+) -> tuple[dict[str, ScopeData], dict[str, dict[str, Any]], list[str]]:
+    """Per loaded unit: its config scope (when ``with_config``) and its state, plus warnings.
+
+    Returns ``({scope name: ScopeData}, {unit: state}, warnings)``. A unit whose environment
+    files cannot be read gets no scope and an ``error`` (paths and reasons only); a bad
+    airflow.cfg raises ReadError, as it concerns every unit. ``read_environ`` and
+    ``start_time`` replace read_units' own readers of a process (for tests); ``state_dir``
+    holds the units' start records.
+    """
+    if not names:
+        return {}, {}, []
+    readers: dict[str, Any] = {"state_dir": state_dir}
+    if read_environ is not None:
+        readers["read_environ"] = read_environ
+    if start_time is not None:
+        readers["start_time"] = start_time
+    # No inputs: each unit's own DATAOPS_AIRFLOW_INPUT_FILES decide its fingerprint.
+    states = read_units(names, run, None, **readers)["units"]
+    environments = unit_environments(names, run)
+    loaded = [name for name in names if name in environments]
+    cfg = read_airflow_cfg(path) if with_config and loaded else None
+    scopes: dict[str, ScopeData] = {}
+    units: dict[str, dict[str, Any]] = {}
+    said: dict[str, list[str]] = {}  # warning -> units, so that shared files warn once
+    for unit in loaded:
+        state = states[unit]
+        environ, problems = environments[unit]
+        entry: dict[str, Any] = {
+            "active_state": state["active_state"],
+            "stale": state["stale"],
+            "stale_reasons": list(state["stale_reasons"]),
+            "environment_files": list(state["environment_files"]),
+            "drop_ins": list(state["drop_ins"]),
+            "scope": None,
+            "error": None,
+        }
+        if cfg is not None:
+            if problems:
+                entry["error"] = "; ".join(problems)
+            else:
+                data = unit_config_scope(path, cfg, environ, sensitive)
+                scopes[unit_scope_name(unit)] = data
+                entry["scope"] = unit_scope_name(unit)
+                for warning in data.warnings:
+                    said.setdefault(warning, []).append(unit)
+        units[unit] = entry
+    warnings = [f"{', '.join(where)}: {warning}" for warning, where in said.items()]
+    if cfg is not None and cfg.empty:
+        warnings.append(f"{path} sets no option: Airflow runs on its defaults")
+    return scopes, units, warnings
+
+
 def collect(
     scopes: Sequence[str],
     path: str,
@@ -307,19 +533,30 @@ def collect(
     exclude: Iterable[str] = (),
     digest_key: str | None = None,
     sensitive_keys: Iterable[str] = (),
+    units: Sequence[str] | None = None,
+    unit_pattern: str | None = None,
+    run: Runner | None = None,
+    read_environ: Callable[[int], dict[str, str] | None] | None = None,
+    start_time: Callable[[int], float | None] | None = None,
+    state_dir: str = STATE_DIR,
 ) -> dict[str, Any]:
-    """Everything the module returns except ``changed``; raises ReadError or ValueError."""
+    """Everything the module returns except ``changed``; raises ReadError or ValueError.
+
+    With ``units`` or ``unit_pattern`` (which need ``run``, a ``systemctl`` runner), every loaded
+    unit found gets a config scope of its own, ``config:<unit>`` (airflow.cfg plus that unit's
+    configured environment, to compare among the hosts that run the unit), beside the host-wide
+    ``config`` scope (airflow.cfg plus ``env_files``, to compare across all hosts), and the
+    result gets ``units`` (each unit's state, names only). When no loaded unit is found, the
+    result has ``config`` only, as without them, and a warning. ``read_environ`` and
+    ``start_time``, when given, read a process's environment and start time instead of
+    read_units' own readers; ``state_dir`` holds the units' start records.
+    """
     unknown = [scope for scope in scopes if scope not in SCOPES]
     if unknown or not scopes:
         raise ValueError(f"scopes must be a non-empty list of {', '.join(SCOPES)}")
     digester = Digester(digest_key)
     sensitive = SENSITIVE_OPTIONS | parse_sensitive_keys(sensitive_keys)
     excludes = split_excludes(exclude)
-    readers = {
-        "config": lambda: config_scope(path, env_files, sensitive),
-        "packages": lambda: packages_scope(venv),
-        "dags": lambda: dags_scope(dags_folder),
-    }
     result: dict[str, Any] = {
         "digest_algorithm": digester.algorithm,
         "digest_key_id": digester.key_id,
@@ -327,10 +564,54 @@ def collect(
         "hashes": {},
         "warnings": [],
     }
+    unit_scopes: dict[str, ScopeData] = {}
+    if units or unit_pattern:
+        if run is None:
+            raise ValueError("units and unit_pattern need a runner for systemctl")
+        run = _memoised(run)
+        unit_scopes, states, warnings = read_unit_scopes(
+            find_units(units, unit_pattern, run),
+            run,
+            path,
+            sensitive,
+            "config" in scopes,
+            read_environ,
+            start_time,
+            state_dir,
+        )
+        result["units"] = states
+        result["warnings"].extend(warnings)
+        if not states and "config" in scopes:
+            asked = "; ".join(
+                part
+                for part in (
+                    units and f"units: {', '.join(units)}",
+                    unit_pattern and f"pattern: {unit_pattern}",
+                )
+                if part
+            )
+            result["warnings"].append(
+                f"no loaded systemd unit found ({asked}): only the host-wide configuration "
+                "(airflow.cfg and env_files) was hashed"
+            )
+    readers = {
+        "config": lambda: config_scope(path, env_files, sensitive),
+        "packages": lambda: packages_scope(venv),
+        "dags": lambda: dags_scope(dags_folder),
+    }
     for scope in dict.fromkeys(scopes):
-        data = readers[scope]()
-        hashed = hash_scope(data, digester, excludes[scope])
-        result["scopes"][scope] = hashed
-        result["hashes"][scope] = hashed["hash"]
-        result["warnings"].extend(data.warnings)
+        if scope == "config" and result.get("units"):
+            # The host-wide view (airflow.cfg and the files every node shares), compared across
+            # all hosts, and each unit's own view, compared among the hosts that run it.
+            host_wide = readers["config"]()
+            result["warnings"].extend(host_wide.warnings)
+            parts = {"config": host_wide, **unit_scopes}
+        else:
+            data = readers[scope]()
+            parts = {scope: data}
+            result["warnings"].extend(data.warnings)
+        for name, data in parts.items():
+            hashed = hash_scope(data, digester, excludes[scope])
+            result["scopes"][name] = hashed
+            result["hashes"][name] = hashed["hash"]
     return result

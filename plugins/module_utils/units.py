@@ -4,10 +4,13 @@ Used by the ``airflow_units`` module (systemd_services role) and by ``airflow_co
 (validate_config) on the managed nodes: standard library only, Python 3.9+.
 
 Why: a unit file carries a fingerprint of the files its process reads at start-up
-(``Environment=DATAOPS_AIRFLOW_INPUTS=...``). The fingerprint the *running* process was started
-with is in its own environment (``/proc/PID/environ``), so whether a process is stale can be
-read from the node at any time; it does not depend on a handler of an earlier run having fired.
-Values of the environment never leave this module, only names and fingerprints do.
+(``Environment=DATAOPS_AIRFLOW_INPUTS=...``). The environment the *running* process was started
+with, fingerprint included, is recorded at every start by the unit's ``ExecStartPre=+`` line
+(``env -0`` to ``STATE_DIR/<unit>.environ``, see ``read_start_record``), so whether a process is
+stale can be read from the node at any time; it does not depend on a handler of an earlier run
+having fired. ``/proc/PID/environ`` is not used by default: setproctitle, which Airflow and
+Celery call, overwrites that memory. Values of the environment never leave this module, only
+names and fingerprints do.
 """
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ from ansible_collections.dataops.airflow.plugins.module_utils.airflow_cfg import
 from ansible_collections.dataops.airflow.plugins.module_utils.file_states import sha1_of_file
 
 INPUTS_VARIABLE = "DATAOPS_AIRFLOW_INPUTS"
+# Where each unit records the environment of its current start (systemd_services role).
+STATE_DIR = "/run/dataops-airflow"
+# A record written longer than this before the process started belongs to an earlier start.
+RECORD_SLACK_SECONDS = 60.0
 # The files the fingerprint covers, ":"-separated, so that a unit describes itself.
 INPUT_FILES_VARIABLE = "DATAOPS_AIRFLOW_INPUT_FILES"
 SHOW_PROPERTIES = (
@@ -131,13 +138,7 @@ def configured_environment(
     return environ, problems
 
 
-def read_process_environ(pid: int) -> dict[str, str] | None:
-    """The environment a process was started with; None when it cannot be read."""
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as handle:
-            data = handle.read()
-    except OSError:
-        return None
+def _parse_environ_block(data: bytes) -> dict[str, str]:
     environ = {}
     for entry in data.split(b"\0"):
         name, eq, value = entry.partition(b"=")
@@ -146,6 +147,40 @@ def read_process_environ(pid: int) -> dict[str, str] | None:
                 "utf-8", "surrogateescape"
             )
     return environ
+
+
+def read_process_environ(pid: int) -> dict[str, str] | None:
+    """The environment block of a process (``/proc/PID/environ``); None when unreadable.
+
+    Not what the units' staleness check uses by default: setproctitle, which Airflow and
+    Celery call, overwrites this memory, so it often no longer holds the environment.
+    """
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            return _parse_environ_block(handle.read())
+    except OSError:
+        return None
+
+
+def start_record_path(unit: str, state_dir: str = STATE_DIR) -> str:
+    """Where a unit's ``ExecStartPre=+`` line records the environment of its current start."""
+    return os.path.join(state_dir, f"{unit}.environ")
+
+
+def read_start_record(unit: str, state_dir: str = STATE_DIR) -> tuple[dict[str, str], float] | None:
+    """The environment the unit's latest start ran with (``env -0``) and when it was recorded.
+
+    Returns ``(environment, mtime of the record)``, or None when there is no record or it
+    cannot be read. Whether it belongs to the running process is the caller's to decide.
+    """
+    path = start_record_path(unit, state_dir)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+            recorded = os.fstat(handle.fileno()).st_mtime
+    except OSError:
+        return None
+    return _parse_environ_block(data), recorded
 
 
 def process_start_time(pid: int) -> float | None:
@@ -196,10 +231,16 @@ def _first(block: Mapping[str, list[str]], key: str, default: str = "") -> str:
 def unit_state(
     block: Mapping[str, list[str]],
     fingerprint: str | None,
-    read_environ: Callable[[int], dict[str, str] | None] = read_process_environ,
+    read_environ: Callable[[int], dict[str, str] | None] | None = None,
     start_time: Callable[[int], float | None] = process_start_time,
+    state_dir: str = STATE_DIR,
 ) -> dict[str, Any]:
-    """One unit's state, and why its running process is stale (names only)."""
+    """One unit's state, and why its running process is stale (names only).
+
+    ``read_environ(pid)`` gives the environment the process runs with; by default it is the
+    record the unit's start wrote in ``state_dir`` (see ``read_start_record``), which must
+    belong to the current process.
+    """
     pid = int(_first(block, "MainPID", "0") or 0)
     environment = parse_environment(block.get("Environment") or [])
     files = parse_environment_files(block.get("EnvironmentFiles") or [])
@@ -221,10 +262,12 @@ def unit_state(
     }
     if state["active_state"] not in ("active", "reloading") or pid <= 0:
         return state
-    running = read_environ(pid)
+    running = _running_environ(_first(block, "Id"), pid, read_environ, start_time, state_dir)
     if running is None:
         # Not provably current: a restart makes it so.
-        state["stale_reasons"].append("the process environment cannot be read")
+        state["stale_reasons"].append(
+            "the environment it was started with is not recorded (started by an older unit file?)"
+        )
         state["stale"] = True
         return state
     state["running_inputs"] = running.get(INPUTS_VARIABLE)
@@ -248,6 +291,33 @@ def unit_state(
     return state
 
 
+def _running_environ(
+    unit: str,
+    pid: int,
+    read_environ: Callable[[int], dict[str, str] | None] | None,
+    start_time: Callable[[int], float | None],
+    state_dir: str = STATE_DIR,
+) -> dict[str, str] | None:
+    """The environment process ``pid`` of ``unit`` was started with; None when not known.
+
+    ``read_environ(pid)`` when given; else the unit's start record in ``state_dir``, unless it
+    was written more than RECORD_SLACK_SECONDS before the process started (then it belongs to
+    an earlier start, and the current one wrote none).
+    """
+    if read_environ is not None:
+        return read_environ(pid)
+    if not unit or "/" in unit:
+        return None
+    record = read_start_record(unit, state_dir)
+    if record is None:
+        return None
+    environ, recorded = record
+    started = start_time(pid)
+    if started is not None and recorded < started - RECORD_SLACK_SECONDS:
+        return None
+    return environ
+
+
 def show_units(units: Sequence[str], run: Runner) -> list[dict[str, list[str]]]:
     """``systemctl show`` of every unit, in the order given."""
     if not units:
@@ -266,17 +336,53 @@ def show_units(units: Sequence[str], run: Runner) -> list[dict[str, list[str]]]:
     return [by_id.get(unit, {"Id": [unit], "LoadState": ["not-found"]}) for unit in units]
 
 
+def parse_unit_files(text: str) -> list[str]:
+    """``systemctl list-unit-files --no-legend`` output -> unit names, in order.
+
+    Templates (``name@.service``, which cannot run themselves) and aliases (the unit they name
+    is listed under its own name) are left out.
+    """
+    names = []
+    for line in text.splitlines():
+        fields = line.split()
+        if not fields or fields[0].endswith("@.service"):
+            continue
+        if len(fields) > 1 and fields[1] == "alias":
+            continue
+        if fields[0] not in names:
+            names.append(fields[0])
+    return names
+
+
+def list_unit_files(pattern: str, run: Runner) -> list[str]:
+    """The service unit files whose names match a shell-style ``pattern`` (may be none)."""
+    argv = ["systemctl", "list-unit-files", "--no-legend", "--no-pager", "--type=service"]
+    rc, out, err = run([*argv, "--", pattern])
+    if rc != 0:
+        # systemctl exits with 1 and prints nothing when no unit file matches.
+        if rc == 1 and not out.strip() and not err.strip():
+            return []
+        raise ReadError(
+            "systemctl list-unit-files failed", "systemctl", " ".join(err.split())[:300]
+        )
+    return parse_unit_files(out)
+
+
 def read_units(
     units: Sequence[str],
     run: Runner,
     inputs: Sequence[str] | None = None,
-    read_environ: Callable[[int], dict[str, str] | None] = read_process_environ,
+    read_environ: Callable[[int], dict[str, str] | None] | None = None,
     start_time: Callable[[int], float | None] = process_start_time,
+    state_dir: str = STATE_DIR,
 ) -> dict[str, Any]:
-    """The module result: the inputs fingerprint and each unit's state."""
+    """The module result: the inputs fingerprint and each unit's state.
+
+    ``state_dir`` holds the units' start records (see ``read_start_record``).
+    """
     fingerprint = inputs_fingerprint(inputs) if inputs is not None else None
     states = {
-        unit: unit_state(block, fingerprint, read_environ, start_time)
+        unit: unit_state(block, fingerprint, read_environ, start_time, state_dir)
         for unit, block in zip(units, show_units(units, run))
     }
     return {

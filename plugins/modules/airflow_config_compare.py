@@ -24,6 +24,21 @@ description:
     agreeing, so the check fails.
   - Hosts hashed with different digest keys (or some with a key and some without) cannot be
     compared; the action says so instead of reporting every key as different.
+  - "Per unit: hosts hashed with O(dataops.airflow.airflow_config_hash#module:units) or
+    O(dataops.airflow.airflow_config_hash#module:unit_pattern) have one C(config:<unit>) scope per
+    systemd unit. Each is compared among the hosts that have that unit only (a unit present on
+    some hosts is fine: masters run a scheduler, workers a Celery worker), so components with
+    different environment files do not count as a difference. Reports name such a scope
+    C(config <unit>), as in C(config airflow-celery-worker.service), and a differing host as in
+    C(af-worker1 differs on celery.worker_concurrency); see the examples."
+  - A unit whose running process is stale (started before its configuration or packages
+    changed, running with another environment than its unit sets now, or with a unit file or
+    drop-in edited since it started) makes the check fail, with one line per unit naming the
+    host, the unit and the reasons (names, never values).
+  - A unit whose configuration could not be read (an environment file it requires is missing
+    or unreadable) is reported like a host that could not be read, naming the unit.
+  - A host without any loaded unit is hashed host-wide from its environment files; when other
+    hosts are hashed per unit the two cannot be compared, and the action says so.
   - Runs on the controller only and needs no connection to the hosts.
 author:
   - dataops.airflow maintainers (@dataops)
@@ -92,6 +107,18 @@ EXAMPLES = r"""
 #     config core.fernet_key (secret): A = 6 hosts (master-1, master-2, worker-1, …); B = worker-4
 #   packages: hmac-sha256:0d1c2b3a4f5e6d7c8b9a0f1e2d3c4b5a6f7e8d9c0b1a2f3e4d5c6b7a8f9e0 on 7 hosts
 #   worker-2: could not be read (permission denied: /etc/airflow/airflow.cfg)
+#
+# Per unit (airflow_config_hash with unit_pattern), for 2 masters and 5 workers of which af-worker1
+# has a drop-in setting AIRFLOW__CELERY__WORKER_CONCURRENCY=1 that its worker runs without:
+#   config airflow-celery-worker.service: 4 hosts agree (hmac-sha256:32da0c1e9b7f…); af-worker1
+#     differs on celery.worker_concurrency
+#     config airflow-celery-worker.service celery.worker_concurrency: A = 4 hosts (af-worker2,
+#     af-worker3, af-worker4, af-worker5); B = af-worker1
+#   config airflow-scheduler.service: hmac-sha256:5c1f0e7ab3d24f6e9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c on
+#     2 hosts
+#   packages: hmac-sha256:0d1c2b3a4f5e6d7c8b9a0f1e2d3c4b5a6f7e8d9c0b1a2f3e4d5c6b7a8f9e0 on 7 hosts
+#   af-worker1: airflow-celery-worker.service runs with stale settings (runs with another
+#     environment than its unit sets: AIRFLOW__CELERY__WORKER_CONCURRENCY)
 
 - name: Hash the configuration on every node
   dataops.airflow.airflow_config_hash:
@@ -120,7 +147,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 consistent:
-  description: True when every host was read and every scope has one hash on all of them.
+  description:
+    - True when every host was read, every scope has one hash on all of them (a unit's scope on
+      the hosts that have the unit) and no unit runs with stale settings.
   returned: always
   type: bool
   sample: false
@@ -142,7 +171,7 @@ msg:
 scopes:
   description:
     - Per scope, the hash groups and, when they differ, each differing key's variants as
-      label to host list.
+      label to host list. Per-unit scopes are keyed C(config:<unit>).
   returned: always
   type: dict
   sample:
@@ -164,6 +193,25 @@ unreadable:
   type: dict
   sample:
     worker-2: "permission denied: /etc/airflow/airflow.cfg"
+unreadable_units:
+  description:
+    - Host name to unit to the reason its configuration could not be read (hosts hashed per
+      unit).
+  returned: always
+  type: dict
+  sample:
+    af-worker3:
+      airflow-celery-worker.service: "/etc/airflow/worker.env: permission denied"
+stale:
+  description:
+    - Host name to unit to the reasons its running process is stale (names of variables and
+      files, never values). Empty when no unit is stale.
+  returned: always
+  type: dict
+  sample:
+    af-worker1:
+      airflow-celery-worker.service:
+        - "runs with another environment than its unit sets: AIRFLOW__CELERY__WORKER_CONCURRENCY"
 hosts:
   description: Number of hosts compared.
   returned: always

@@ -36,6 +36,16 @@ description:
     when they differ, names the differing keys and which hosts hold which variant (labels A, B,
     ...), never the values. The playbook C(dataops.airflow.validate_config) does both steps and
     generates a random O(digest_key) for each run."
+  - "Per unit: with O(units) or O(unit_pattern), the C(config) scope is read once for every
+    systemd unit found and loaded, from the environment that unit is configured with
+    (C(Environment=), drop-ins included, then each of its C(EnvironmentFile=)s, as
+    C(systemctl show) reports them) over O(path), and each unit becomes a scope of its own
+    named C(config:<unit>), for example C(config:airflow-scheduler.service), in place of the
+    host-wide C(config) scope. So components with different environment files (masters with
+    the database URL, workers without) and drop-ins written by hand are hashed as they run.
+    O(env_files) is then not used. The result also tells for each unit whether its running
+    process is stale (RV(units)). When no loaded unit is found, C(config) is read from
+    O(env_files) as without these options, with a warning."
   - "Keyed digests: with O(digest_key), digests and hashes are HMAC-SHA256, so they can be
     compared between the hosts of one run but reveal nothing about the values to anyone who
     does not hold the key, even for short values such as passwords or ports. A fixed key, kept
@@ -48,8 +58,8 @@ options:
   path:
     description:
       - The C(airflow.cfg) that the Airflow units read.
-      - When the environment file sets C(AIRFLOW_CONFIG) or C(AIRFLOW_HOME) to another file,
-        the module warns.
+      - When the environment file (or, per unit, a unit's environment) sets C(AIRFLOW_CONFIG) or
+        C(AIRFLOW_HOME) to another file, the module warns.
     type: path
     default: /etc/airflow/airflow.cfg
   env_files:
@@ -62,12 +72,32 @@ options:
         C(AIRFLOW_CONFIG) are compared as the keys C(env:AIRFLOW_HOME) and C(env:AIRFLOW_CONFIG).
       - The default is what the airflow_config role writes; its secrets file holds the settings
         with secrets (fernet key, JWT secret, database and broker URLs).
-      - Variables set elsewhere (C(Environment=) lines, drop-ins) are not seen.
+      - Variables set elsewhere (C(Environment=) lines, drop-ins) are not seen; use O(units) or
+        O(unit_pattern) for that.
       - Set to an empty list when the units load no environment file.
+      - Not used when O(units) or O(unit_pattern) find a loaded unit; each unit's own
+        environment files count then.
     type: list
     elements: path
     aliases: [env_file]
     default: [/etc/airflow/airflow.env, /etc/airflow/secrets.env]
+  units:
+    description:
+      - systemd units whose configuration to hash one by one, for example
+        C(airflow-scheduler.service). Each loaded unit gets a C(config:<unit>) scope (see the
+        description) and an entry in RV(units).
+      - A unit that systemd has not loaded on this node (not found, masked) is skipped without
+        a warning, so one list can serve masters and workers.
+      - Together with O(unit_pattern), the units named here come first, then those found.
+    type: list
+    elements: str
+  unit_pattern:
+    description:
+      - A shell-style pattern of service unit names, for example C(airflow-*.service). The
+        module lists the matching unit files (C(systemctl list-unit-files --type=service)) and
+        reads those systemd has loaded, as with O(units). Templates (C(name@.service)) and
+        aliases are skipped.
+    type: str
   venv:
     description:
       - The Airflow virtualenv, for the C(packages) scope. Every distribution under
@@ -78,8 +108,13 @@ options:
   dags_folder:
     description:
       - The DAG folder, for the C(dags) scope. Every file counts, by path relative to the folder
-        and SHA-256 of its content; symbolic links are followed. C(__pycache__), C(*.pyc) and
-        hidden directories such as C(.git) are skipped; C(.airflowignore) counts.
+        and SHA-256 of its content. C(__pycache__), C(*.pyc) and hidden directories such as
+        C(.git) are skipped; C(.airflowignore) counts.
+      - Symbolic links that resolve inside the folder are followed, as Airflow follows them.
+        A link that resolves outside the folder counts by its link text only; what it points to
+        is neither read nor walked.
+      - A file over 16 MiB counts by its size and is not read. FIFOs, sockets, devices and
+        dangling links count by their type (and a link by its text) and are never read.
     type: path
     default: /var/lib/airflow/dags
   scopes:
@@ -99,6 +134,7 @@ options:
         C(celery.worker_concurrency) or C(logging.*)) and C(env:AIRFLOW_HOME); prefix
         C(packages:) or C(dags:) to match package names or DAG file paths
         (C(dags:*.md), C(packages:pip)).
+      - Config patterns apply to every C(config:<unit>) scope as well.
       - Nothing is excluded by default; excluded names are listed in the result.
     type: list
     elements: str
@@ -133,8 +169,19 @@ notes:
     is part of the value; it counts here as well."
   - The same files give the same hashes whatever Python 3.9+ runs the module, so nodes with
     different system Pythons compare fine.
+  - "With O(units) or O(unit_pattern) the module runs C(systemctl list-unit-files) and
+    C(systemctl show) (read-only) and reads the environment and start time of each running
+    unit's main process as M(dataops.airflow.airflow_units) does, which needs C(become). A
+    process is stale when the
+    C(DATAOPS_AIRFLOW_INPUTS) it was started with differs from the fingerprint of the files its
+    unit lists in C(DATAOPS_AIRFLOW_INPUT_FILES) (colon-separated), when its C(AIRFLOW__*),
+    C(AIRFLOW_HOME) or C(AIRFLOW_CONFIG) variables differ from what its unit configures now, or
+    when its unit file or a drop-in changed after it started."
+  - "The C(config:<unit>) scopes hash the configuration each unit would start with; whether the
+    running process still has it is what RV(units) tells (C(stale))."
 seealso:
   - module: dataops.airflow.airflow_config_compare
+  - module: dataops.airflow.airflow_units
   - name: Airflow configuration reference
     description: How Airflow reads airflow.cfg, environment variables, _cmd and _secret options.
     link: https://airflow.apache.org/docs/apache-airflow/stable/howto/set-config.html
@@ -165,6 +212,23 @@ EXAMPLES = r"""
     digest_key: "{{ run_digest_key }}"
   become: true
   register: airflow_config_hash_result
+
+- name: Hash what each Airflow unit is configured with, and find stale processes
+  dataops.airflow.airflow_config_hash:
+    unit_pattern: "airflow-*.service"
+    scopes: [config, packages]
+    digest_key: "{{ run_digest_key }}"
+  become: true
+  register: airflow_config_hash_result
+  # Result scopes: config:airflow-scheduler.service on masters,
+  # config:airflow-celery-worker.service on workers, ..., and packages.
+
+- name: The same for units named explicitly (those not loaded on a node are skipped)
+  dataops.airflow.airflow_config_hash:
+    units: [airflow-scheduler.service, airflow-celery-worker.service]
+    digest_key: "{{ run_digest_key }}"
+  become: true
+  register: airflow_config_hash_result
 """
 
 RETURN = r"""
@@ -181,13 +245,19 @@ digest_key_id:
   type: str
   sample: 3f0c5e1a9b2d4c6e
 hashes:
-  description: The hash of each scope, prefixed with the algorithm.
+  description:
+    - The hash of each scope, prefixed with the algorithm. Per unit (O(units), O(unit_pattern)),
+      C(config:<unit>) entries stand in place of C(config).
   returned: success
   type: dict
   sample:
     config: "hmac-sha256:5c1f0e7ab3d24f6e9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f"
 scopes:
-  description: Per scope, its hash and a digest per key.
+  description:
+    - Per scope, its hash and a digest per key.
+    - With O(units) or O(unit_pattern), C(config) is replaced by one C(config:<unit>) scope per
+      loaded unit whose environment could be read, for example
+      C(config:airflow-celery-worker.service), laid out like C(config).
   returned: success
   type: dict
   contains:
@@ -230,6 +300,57 @@ scopes:
       excluded: []
       from_env: [core.parallelism]
       sensitive: [core.fernet_key]
+units:
+  description:
+    - With O(units) or O(unit_pattern), each unit found that systemd has loaded, with its state
+      and whether its running process is stale. Names, paths and reasons only, never values.
+    - Empty when no loaded unit was found (then C(config) is host-wide, from O(env_files)).
+  returned: when O(units) or O(unit_pattern) is set
+  type: dict
+  contains:
+    active_state:
+      description: C(active), C(inactive), C(failed), C(activating)...
+      type: str
+    stale:
+      description:
+        - Whether the running process runs with other settings than the unit configures now
+          (see the notes). False for a unit that does not run.
+      type: bool
+    stale_reasons:
+      description: Why it is stale (names of variables and files, never values).
+      type: list
+      elements: str
+    environment_files:
+      description: The unit's C(EnvironmentFile=) paths, in the order systemd reads them.
+      type: list
+      elements: str
+    drop_ins:
+      description: The unit's drop-in files.
+      type: list
+      elements: str
+    scope:
+      description:
+        - The scope holding the unit's configuration, C(config:<unit>); null when the
+          C(config) scope was not asked for or could not be read (see RV(units.error)).
+      type: str
+    error:
+      description:
+        - "Why the unit's configuration could not be read, for example
+          C(/etc/airflow/secrets.env: permission denied) for a required environment file;
+          null otherwise."
+      type: str
+  sample:
+    airflow-celery-worker.service:
+      active_state: active
+      stale: true
+      stale_reasons:
+        - "runs with another environment than its unit sets: AIRFLOW__CELERY__WORKER_CONCURRENCY"
+        - "its unit changed after it started:
+          /etc/systemd/system/airflow-celery-worker.service.d/x.conf"
+      environment_files: [/etc/airflow/airflow.env, /etc/airflow/worker.env]
+      drop_ins: [/etc/systemd/system/airflow-celery-worker.service.d/x.conf]
+      scope: "config:airflow-celery-worker.service"
+      error: null
 config_path:
   description: The configuration file read.
   returned: success
@@ -281,10 +402,17 @@ def run_module() -> None:
             "exclude": {"type": "list", "elements": "str", "default": []},
             "sensitive_keys": {"type": "list", "elements": "str", "default": [], "no_log": False},
             "digest_key": {"type": "str", "no_log": True},
+            "units": {"type": "list", "elements": "str"},
+            "unit_pattern": {"type": "str"},
         },
         supports_check_mode=True,
     )
     params = module.params
+
+    def run(argv: list[str]) -> tuple[int, str, str]:
+        # Read-only systemctl calls, so check mode runs them too.
+        return module.run_command(argv, environ_update={"LC_ALL": "C", "SYSTEMD_COLORS": "0"})
+
     try:
         result = collect(
             scopes=params["scopes"],
@@ -295,6 +423,9 @@ def run_module() -> None:
             exclude=params["exclude"],
             digest_key=params["digest_key"],
             sensitive_keys=params["sensitive_keys"],
+            units=params["units"],
+            unit_pattern=params["unit_pattern"],
+            run=run,
         )
     except ReadError as exc:
         module.fail_json(msg=str(exc), reason=exc.reason, failed_path=exc.path, changed=False)

@@ -29,9 +29,15 @@ options:
     description:
       - Files whose content the processes read at start-up, in a fixed order. Their fingerprint is
         SHA-256 over the SHA-1 of each file (C(missing) for an absent file), joined by spaces.
-      - Without it, staleness only compares the environment.
+      - Without it (and without O(inputs_by_unit)), a unit's own C(DATAOPS_AIRFLOW_INPUT_FILES)
+        variable names the files, if it sets one; else staleness only compares the environment.
     type: list
     elements: path
+  inputs_by_unit:
+    description:
+      - Like O(inputs), one list of files per unit (units whose processes read different files,
+        such as a worker that gets no control-plane secrets). Wins over O(inputs) for the units it names.
+    type: dict
 extends_documentation_fragment:
   - dataops.airflow.read_only
 notes:
@@ -63,6 +69,12 @@ inputs_fingerprint:
   returned: success
   type: str
   sample: 0d1c2b3a4f5e6d7c8b9a0f1e2d3c4b5a6f7e8d9c0b1a2f3e4d5c6b7a8f9e0d1c
+fingerprints:
+  description: Each unit's fingerprint of its inputs now (O(inputs_by_unit), else O(inputs)); null where neither names files.
+  returned: success
+  type: dict
+  sample:
+    airflow-scheduler.service: 0d1c2b3a4f5e6d7c8b9a0f1e2d3c4b5a6f7e8d9c0b1a2f3e4d5c6b7a8f9e0d1c
 stale:
   description: The running units whose processes are stale.
   returned: success
@@ -134,10 +146,37 @@ units:
       stale_reasons: []
 """
 
+from typing import Any
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.dataops.airflow.plugins.module_utils.airflow_cfg import ReadError
-from ansible_collections.dataops.airflow.plugins.module_utils.units import read_units
+from ansible_collections.dataops.airflow.plugins.module_utils.units import (
+    inputs_fingerprint,
+    read_units,
+)
+
+
+def read_units_by_inputs(
+    units: list[str], inputs: list[str] | None, inputs_by_unit: dict[str, list[str]], run: Any
+) -> dict[str, Any]:
+    """read_units once per distinct input list; one merged result in the order of ``units``."""
+    groups: dict[tuple[str, ...] | None, list[str]] = {}
+    for unit in units:
+        files = inputs_by_unit.get(unit, inputs)
+        groups.setdefault(tuple(files) if files is not None else None, []).append(unit)
+    states: dict[str, Any] = {}
+    fingerprints: dict[str, str | None] = {}
+    for files, members in groups.items():
+        result = read_units(members, run, list(files) if files is not None else None)
+        states.update(result["units"])
+        fingerprints.update(dict.fromkeys(members, result["inputs_fingerprint"]))
+    return {
+        "inputs_fingerprint": inputs_fingerprint(inputs) if inputs is not None else None,
+        "fingerprints": {unit: fingerprints[unit] for unit in units},
+        "units": {unit: states[unit] for unit in units},
+        "stale": sorted(unit for unit in units if states[unit]["stale"]),
+    }
 
 
 def main() -> None:
@@ -145,6 +184,7 @@ def main() -> None:
         argument_spec={
             "units": {"type": "list", "elements": "str", "required": True},
             "inputs": {"type": "list", "elements": "path"},
+            "inputs_by_unit": {"type": "dict", "default": {}},
         },
         supports_check_mode=True,
     )
@@ -153,7 +193,11 @@ def main() -> None:
         return module.run_command(argv, environ_update={"LC_ALL": "C", "SYSTEMD_COLORS": "0"})
 
     try:
-        result = read_units(module.params["units"], run, module.params["inputs"])
+        by_unit = {
+            str(unit): [str(path) for path in paths]
+            for unit, paths in module.params["inputs_by_unit"].items()
+        }
+        result = read_units_by_inputs(module.params["units"], module.params["inputs"], by_unit, run)
     except ReadError as exc:
         module.fail_json(msg=str(exc), changed=False)
     module.exit_json(changed=False, **result)

@@ -1,5 +1,6 @@
 """Smoke-test DAG shipped with the tests: proves that a task runs on a Celery worker."""
 
+import os
 import socket
 
 import pendulum
@@ -20,10 +21,16 @@ def dataops_smoke() -> None:
         return socket.gethostname()
 
     @task
+    def airflow_variables() -> list[str]:
+        """The names (never the values) of the AIRFLOW__ settings task code can see."""
+        return sorted(name for name in os.environ if name.startswith("AIRFLOW__"))
+
+    @task
     def square(number: int) -> int:
         return number * number
 
     where_am_i()
+    airflow_variables()
     square.expand(number=[1, 2, 3])
 
 

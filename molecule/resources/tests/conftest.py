@@ -22,6 +22,8 @@ API = "http://localhost:8080"
 
 def _hosts(group: str) -> list[Any]:
     names = AnsibleRunner(INVENTORY).get_hosts(group)
+    # A loop over an empty group would pass whatever the cluster does.
+    assert names, f"the inventory has no host in group {group}"
     return [testinfra.get_host(f"ansible://{name}", ansible_inventory=INVENTORY) for name in names]
 
 

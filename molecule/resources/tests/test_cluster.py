@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import re
+import urllib.parse
 from typing import Any
 
 from conftest import Api, wait_for
@@ -11,6 +14,13 @@ from conftest import Api, wait_for
 MASTER_UNITS = ["api-server", "scheduler", "dag-processor", "triggerer"]
 WORKER_UNITS = ["celery-worker"]
 DAG_ID = "dataops_smoke"
+# What the control plane holds and a Celery worker must not (task code could read it).
+CONTROL_PLANE_SECRETS = (
+    "AIRFLOW__CORE__FERNET_KEY",
+    "AIRFLOW__API_AUTH__JWT_SECRET",
+    "AIRFLOW__API__SECRET_KEY",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+)
 
 
 def _main_pid(host: Any, unit: str) -> int:
@@ -48,7 +58,7 @@ def test_wrong_password_is_refused(master: Any) -> None:
     assert status in (401, 403)
 
 
-def test_dag_runs_and_its_tasks_run_on_a_worker(api: Api, workers: list[Any]) -> None:
+def _run_smoke_dag(api: Api) -> str:
     wait_for(
         "the DAG to be parsed", lambda: api.call("GET", f"/api/v2/dags/{DAG_ID}")[0] == 200, 180
     )
@@ -61,9 +71,14 @@ def test_dag_runs_and_its_tasks_run_on_a_worker(api: Api, workers: list[Any]) ->
         return state if state in ("success", "failed") else None
 
     assert wait_for("the DAG run to finish", finished, 300, interval=3) == "success"
+    return run_id
+
+
+def test_dag_runs_and_its_tasks_run_on_a_worker(api: Api, workers: list[Any]) -> None:
+    run_id = _run_smoke_dag(api)
     listing = api.call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances")[1]
     instances = listing["task_instances"]
-    assert len(instances) == 4  # where_am_i and three mapped squares
+    assert len(instances) == 5  # where_am_i, airflow_variables and three mapped squares
     worker_names = {w.check_output("hostname") for w in workers}
     for instance in instances:
         assert instance["state"] == "success"
@@ -71,27 +86,65 @@ def test_dag_runs_and_its_tasks_run_on_a_worker(api: Api, workers: list[Any]) ->
             f"{instance['task_id']} ran on {instance['hostname']}"
         )
 
+    # Task code on a worker sees the broker, never the control plane's secrets.
+    path = (
+        f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/airflow_variables"
+        "/xcomEntries/return_value"
+    )
+    status, entry = api.call("GET", path)
+    assert status == 200, f"no XCom from airflow_variables: {status} {entry}"
+    value = entry["value"]
+    names = json.loads(value) if isinstance(value, str) else value
+    assert "AIRFLOW__CELERY__BROKER_URL" in names, names
+    assert not set(names) & set(CONTROL_PLANE_SECRETS), f"a worker task sees {names}"
+
+
+def _sha256(host: Any, path: str) -> str:
+    return host.check_output(f"sha256sum {path}").split()[0]
+
 
 def test_config_is_identical_everywhere_and_private(masters: list[Any], workers: list[Any]) -> None:
     hosts = masters + workers
-    digests = {
-        h.backend.host: h.check_output("sha256sum /etc/airflow/airflow.cfg").split()[0]
-        for h in hosts
-    }
-    assert len(set(digests.values())) == 1, digests
-    secrets = {
-        h.backend.host: h.check_output("sha256sum /etc/airflow/secrets.env").split()[0]
-        for h in hosts
-    }
-    assert len(set(secrets.values())) == 1, "nodes hold different secrets"
+    for path in ("/etc/airflow/airflow.cfg", "/etc/airflow/worker-secrets.env"):
+        digests = {h.backend.host: _sha256(h, path) for h in hosts}
+        assert len(set(digests.values())) == 1, f"{path} differs: {digests}"
+    control = {m.backend.host: _sha256(m, "/etc/airflow/secrets.env") for m in masters}
+    assert len(set(control.values())) == 1, "masters hold different secrets"
     for host in hosts:
-        for path in (
-            "/etc/airflow/airflow.cfg",
-            "/etc/airflow/secrets.env",
-            "/etc/airflow/airflow.env",
-        ):
+        paths = ["/etc/airflow/airflow.cfg", "/etc/airflow/worker-secrets.env"]
+        paths += ["/etc/airflow/airflow.env", "/etc/airflow/webserver_config.py"]
+        paths += ["/etc/airflow/secrets.env"] if host in masters else []
+        for path in paths:
             config = host.file(path)
             assert (config.user, config.group, config.mode) == ("root", "airflow", 0o640), path
+
+
+def test_workers_hold_no_control_plane_secrets(workers: list[Any]) -> None:
+    for worker in workers:
+        assert not worker.file("/etc/airflow/secrets.env").exists
+        environ = worker.check_output(
+            "cat /proc/$(systemctl show -p MainPID --value airflow-celery-worker)/environ"
+            " | tr '\\0' '\\n'"
+        )
+        names = {line.split("=", 1)[0] for line in environ.splitlines()}
+        assert "AIRFLOW__CELERY__BROKER_URL" in names
+        assert not names & set(CONTROL_PLANE_SECRETS), f"{worker.backend.host}: {names}"
+
+
+def test_airflow_can_write_only_dags_and_logs(masters: list[Any], workers: list[Any]) -> None:
+    """What Airflow imports as code or configuration is root's; a task cannot plant any."""
+    for host in masters + workers:
+        name = host.backend.host
+        for path in ("/var/lib/airflow", "/var/lib/airflow/plugins", "/etc/airflow"):
+            assert host.file(path).user == "root", f"{path} on {name}"
+            probe = f"{path}/.dataops-write-probe"
+            result = host.run(f"runuser -u airflow -- touch {probe}")
+            assert result.rc != 0, f"airflow can write {path} on {name}"
+        for path in ("/var/lib/airflow/dags", "/var/lib/airflow/logs"):
+            probe = f"{path}/.dataops-write-probe"
+            assert host.run(f"runuser -u airflow -- touch {probe} && rm {probe}").rc == 0, (
+                f"airflow cannot write {path} on {name}"
+            )
 
 
 def test_airflow_user_has_no_shell_and_no_sudo(masters: list[Any], workers: list[Any]) -> None:
@@ -102,22 +155,42 @@ def test_airflow_user_has_no_shell_and_no_sudo(masters: list[Any], workers: list
         assert "is not allowed to run sudo" in host.run("sudo -l -U airflow").stdout
 
 
+def _encoded_forms(secret: str) -> list[str]:
+    """A secret as it would appear in a log: raw, URL-encoded, base64 and JSON-escaped."""
+    forms = {
+        secret,
+        urllib.parse.quote(secret, safe=""),
+        urllib.parse.quote_plus(secret),
+        base64.b64encode(secret.encode()).decode(),
+        json.dumps(secret)[1:-1],
+    }
+    return sorted(form for form in forms if len(form) >= 8)
+
+
 def test_no_secret_appears_in_the_ansible_output(
     master: Any, inventory_vars: dict[str, Any]
 ) -> None:
+    """The log holds every run of the scenario: the -vvv --diff converge from bare hosts, the
+    check-mode runs, the idempotence run and the nested runs of the side effects (drift repair,
+    secret recovery, fernet rotation)."""
     log_path = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "ansible.log")
     with open(log_path, encoding="utf-8", errors="replace") as handle:
         log = handle.read()
     assert "PLAY RECAP" in log, "the log does not hold the converge runs"
-    env = master.check_output("cat /etc/airflow/secrets.env")
+    assert "ESTABLISH DOCKER CONNECTION" in log, "the log holds no -vvv run"
+    env = master.check_output("cat /etc/airflow/secrets.env /etc/airflow/worker-secrets.env")
     secrets = re.findall(r"^AIRFLOW__\w+='(.*)'$", env, flags=re.MULTILINE)
-    assert len(secrets) == 6
+    assert len(secrets) == 7  # 4 control-plane secrets; broker, result backend, API key
     secrets += [
         inventory_vars["airflow_config_db_password"],
         inventory_vars["airflow_config_redis_password"],
         inventory_vars["airflow_config_admin_password"],
     ]
-    leaked = [s[:4] + "..." for s in secrets if s in log]
+    generated = json.loads(master.check_output("cat /etc/airflow/generated-secrets.json"))
+    secrets += list(generated.values())
+    leaked = sorted(
+        {secret[:4] + "..." for secret in secrets for form in _encoded_forms(secret) if form in log}
+    )
     assert not leaked, f"secrets printed by Ansible: {leaked}"
 
 

@@ -63,3 +63,40 @@ def test_bad_limits_are_refused() -> None:
     out = action({"results": {}, "max_hosts_listed": 0}).run(task_vars={})
     assert out["failed"] is True
     assert "max_hosts_listed" in out["msg"]
+
+
+def per_unit(parallelism: str, stale: bool = False) -> dict:
+    """A result hashed per unit: one worker unit, possibly running with stale settings."""
+    plain = result(parallelism)
+    unit = "airflow-celery-worker.service"
+    reasons = ["started before its configuration or packages changed"] if stale else []
+    return {
+        **plain,
+        "scopes": {f"config:{unit}": plain["scopes"]["config"]},
+        "units": {unit: {"active_state": "active", "stale": stale, "stale_reasons": reasons}},
+    }
+
+
+def test_a_stale_unit_fails_the_check_though_every_scope_agrees() -> None:
+    task_vars = play_vars({"w1": per_unit("32"), "w2": per_unit("32", stale=True)})
+    out = action({"result_var": "hashed"}).run(task_vars=task_vars)
+    assert out["failed"] is True
+    assert out["report"][0].startswith("config airflow-celery-worker.service: hmac-sha256:")
+    assert out["report"][1] == (
+        "w2: airflow-celery-worker.service runs with stale settings (started before its "
+        "configuration or packages changed)"
+    )
+    assert out["stale"] == {
+        "w2": {
+            "airflow-celery-worker.service": [
+                "started before its configuration or packages changed"
+            ]
+        }
+    }
+
+
+def test_per_unit_results_that_agree_pass() -> None:
+    task_vars = play_vars({"w1": per_unit("32"), "w2": per_unit("32")})
+    out = action({"result_var": "hashed"}).run(task_vars=task_vars)
+    assert out["failed"] is False
+    assert out["msg"] == "2 hosts agree on config airflow-celery-worker.service"

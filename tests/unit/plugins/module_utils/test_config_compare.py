@@ -6,7 +6,12 @@ import json
 
 from sample_data import SAMPLE_CFG
 
-from ansible_collections.dataops.airflow.plugins.module_utils.config_compare import compare
+from ansible_collections.dataops.airflow.plugins.module_utils.config_compare import (
+    compare,
+    order_scopes,
+    scope_label,
+    short_hash,
+)
 from ansible_collections.dataops.airflow.plugins.module_utils.config_digest import (
     Digester,
     collect,
@@ -171,3 +176,83 @@ def test_real_results_end_to_end_never_show_values(write) -> None:
     assert out["report"][0].endswith("worker-4 differs on celery.worker_concurrency")
     text = json.dumps(out)
     assert "s3cret" not in text and "7fQf0fX1L0w2yE4h6JkQ9mN3pR5tV8xZ1aB4cD6eF0g=" not in text
+
+
+# --- per unit ------------------------------------------------------------------------------------
+
+
+def per_unit(units: dict[str, dict[str, str]], **states: dict) -> dict:
+    """A result hashed per unit: unit -> its config items; ``states`` override unit states."""
+    result = fake({}, **{f"config:{unit}": items for unit, items in units.items()})
+    del result["scopes"]["config"]
+    result["units"] = {
+        unit: {
+            "active_state": "active",
+            "stale": False,
+            "stale_reasons": [],
+            "scope": f"config:{unit}",
+            "error": None,
+        }
+        for unit in units
+    }
+    for unit, state in states.items():
+        result["units"].setdefault(unit, {"scope": None}).update(state)
+    return result
+
+
+SCHED = "airflow-scheduler.service"
+WORKER = "airflow-celery-worker.service"
+
+
+def test_order_and_labels_of_unit_scopes() -> None:
+    assert order_scopes(["dags", f"config:{WORKER}", "packages", f"config:{SCHED}", "x"]) == [
+        f"config:{WORKER}",
+        f"config:{SCHED}",
+        "packages",
+        "dags",
+        "x",
+    ]
+    assert order_scopes(["packages", "config"]) == ["config", "packages"]
+    assert scope_label(f"config:{SCHED}") == f"config {SCHED}"
+    assert scope_label("packages") == "packages"
+
+
+def test_unit_scopes_compare_among_the_hosts_that_have_the_unit() -> None:
+    master = per_unit({SCHED: dict(SAME, **{"database.sql_alchemy_conn": "pg"})})
+    worker = per_unit({WORKER: {"core.parallelism": "32"}})
+    odd = per_unit({WORKER: {"core.parallelism": "8"}})
+    results = {"m1": master, "m2": master, "w1": odd, "w2": worker, "w3": worker}
+    out = compare(results, max_hosts=3)
+    worker_hash = short_hash(worker["scopes"][f"config:{WORKER}"]["hash"])
+    assert out["report"] == [
+        f"config {WORKER}: 2 hosts agree ({worker_hash}); w1 differs on core.parallelism",
+        f"  config {WORKER} core.parallelism: A = 2 hosts (w2, w3); B = w1",
+        f"config {SCHED}: {master['scopes'][f'config:{SCHED}']['hash']} on 2 hosts",
+    ]
+    assert out["scopes"][f"config:{WORKER}"]["missing"] == []
+    assert_no_values(out)
+
+
+def test_stale_reasons_and_unreadable_units_are_reported_after_the_scopes() -> None:
+    ok = per_unit({WORKER: {"core.parallelism": "32"}})
+    stale = per_unit(
+        {WORKER: {"core.parallelism": "32"}},
+        **{WORKER: {"stale": True, "stale_reasons": ["a reason", "another"]}},
+    )
+    broken = per_unit(
+        {WORKER: {"core.parallelism": "32"}},
+        **{"airflow-flower.service": {"error": "/etc/airflow/flower.env: permission denied"}},
+    )
+    out = compare({"w1": ok, "w2": stale, "w3": broken})
+    assert out["consistent"] is False
+    assert out["report"][1:] == [
+        f"w2: {WORKER} runs with stale settings (a reason; another)",
+        "w3: could not be read (airflow-flower.service: /etc/airflow/flower.env: "
+        "permission denied)",
+    ]
+    assert out["unreadable"] == {}
+
+
+def assert_no_values(out: dict) -> None:
+    text = json.dumps(out)
+    assert '"32"' not in text and '"pg"' not in text

@@ -6,7 +6,11 @@ import hashlib
 import hmac
 import json
 import os
+import socket
+import stat
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sample_data import SAMPLE_CFG
@@ -213,19 +217,149 @@ def test_dag_files_hashed_and_noise_skipped(tmp_path) -> None:
     assert items["etl.py"] == ("sha256", hashlib.sha256(b"dag = 1\n").hexdigest())
 
 
-def test_dag_symlinks_followed_loops_and_dangling_links_handled(tmp_path) -> None:
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    (shared / "common.py").write_text("x = 1\n")
+def test_dag_symlinks_loops_and_dangling_links_handled(tmp_path) -> None:
+    dags = tmp_path / "dags"
+    (dags / "sub").mkdir(parents=True)
+    (dags / "sub" / "common.py").write_text("x = 1\n")
+    os.symlink(dags, dags / "loop")
+    os.symlink(dags / "gone.py", dags / "dangling.py")
+    os.symlink("cycle.py", dags / "cycle.py")
+    # Outside the folder: a link's text only, whether its target exists or not (no oracle).
+    os.symlink(tmp_path / "gone.py", dags / "away.py")
+    items = dags_scope(str(dags)).items
+    assert items["sub/common.py"][0] == "sha256"
+    assert items["dangling.py"] == ("dangling-link", str(dags / "gone.py"))
+    assert items["cycle.py"] == ("dangling-link", "cycle.py")
+    assert items["away.py"] == ("link-outside-folder", str(tmp_path / "gone.py"))
+    assert not any(name.startswith("loop/") for name in items)
+
+
+# --- dags scope: what must neither hang, crash nor be read ------------------------------------
+
+TIMEOUT = 10.0
+
+
+def dags_items_in_time(folder: Path, **kwargs: Any) -> dict[str, tuple[str, str]]:
+    """dags_scope in a daemon thread: a blocking open() or an endless read fails, not hangs."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["items"] = dags_scope(str(folder), **kwargs).items
+        except BaseException as exc:  # re-raised in the test's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(TIMEOUT)
+    if thread.is_alive():
+        pytest.fail(f"dags_scope did not return within {TIMEOUT} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["items"]
+
+
+def test_fifo_in_dag_folder_is_reported_not_opened(tmp_path) -> None:
     dags = tmp_path / "dags"
     dags.mkdir()
-    os.symlink(shared, dags / "lib")
-    os.symlink(dags, dags / "loop")
-    os.symlink(tmp_path / "gone.py", dags / "dangling.py")
-    items = dags_scope(str(dags)).items
-    assert items["lib/common.py"][0] == "sha256"
-    assert items["dangling.py"] == ("dangling-link", str(tmp_path / "gone.py"))
-    assert not any(name.startswith("loop/") for name in items)
+    (dags / "a.py").write_text("a\n")
+    os.mkfifo(dags / "pipe")
+    items = dags_items_in_time(dags)
+    assert items["pipe"] == ("fifo", "")
+    assert items["a.py"][0] == "sha256"
+
+
+def test_link_to_dev_zero_is_not_read(tmp_path) -> None:
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    os.symlink("/dev/zero", dags / "zero.py")
+    assert dags_items_in_time(dags)["zero.py"] == ("link-outside-folder", "/dev/zero")
+
+
+def test_device_node_in_dag_folder_is_reported_not_read(tmp_path) -> None:
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    zero = os.stat("/dev/zero").st_rdev
+    try:
+        os.mknod(dags / "zero", stat.S_IFCHR | 0o600, zero)
+    except OSError as exc:  # not root, or no CAP_MKNOD in this container
+        pytest.skip(f"cannot create a device node: {exc}")
+    assert dags_items_in_time(dags)["zero"] == ("device", "")
+
+
+def test_unix_socket_in_dag_folder_is_reported(tmp_path, monkeypatch) -> None:
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    monkeypatch.chdir(dags)  # a relative name: socket paths are limited to about 100 bytes
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind("agent.sock")
+        assert dags_items_in_time(dags)["agent.sock"] == ("socket", "")
+
+
+def test_link_to_a_file_outside_the_folder_is_not_read(tmp_path) -> None:
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$secret:19000:0:99999:7:::\n")
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    os.symlink(secret, dags / "leak.py")
+    kind, value = dags_items_in_time(dags)["leak.py"]
+    assert (kind, value) == ("link-outside-folder", str(secret))
+    assert value != hashlib.sha256(secret.read_bytes()).hexdigest()
+
+
+def test_links_inside_the_folder_are_followed_and_outside_directories_not_walked(
+    tmp_path,
+) -> None:
+    outside = tmp_path / "etc"
+    outside.mkdir()
+    (outside / "passwd").write_text("root:x:0:0::/root:/bin/bash\n")
+    dags = tmp_path / "dags"
+    (dags / "team").mkdir(parents=True)
+    (dags / "team" / "etl.py").write_text("dag = 1\n")
+    os.symlink("team/etl.py", dags / "alias.py")
+    # git-sync's layout: the hidden worktree is skipped, the link to it is walked.
+    (dags / ".worktrees" / "rev1").mkdir(parents=True)
+    (dags / ".worktrees" / "rev1" / "report.py").write_text("dag = 2\n")
+    os.symlink(".worktrees/rev1", dags / "current")
+    os.symlink(outside, dags / "etc")
+    items = dags_items_in_time(dags)
+    expected = ("sha256", hashlib.sha256(b"dag = 1\n").hexdigest())
+    assert items["alias.py"] == items["team/etl.py"] == expected
+    assert items["current/report.py"] == ("sha256", hashlib.sha256(b"dag = 2\n").hexdigest())
+    assert items["etc"] == ("link-outside-folder", str(outside))
+    assert not any(name.startswith("etc/") for name in items)
+
+
+def test_file_over_the_size_cap_is_reported_by_size_not_read(tmp_path) -> None:
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "small.py").write_bytes(b"1234")
+    (dags / "dump.csv").write_bytes(b"x" * 10)
+    (dags / "other.csv").write_bytes(b"x" * 11)
+    items = dags_items_in_time(dags, max_size=4)
+    assert items["small.py"] == ("sha256", hashlib.sha256(b"1234").hexdigest())
+    assert items["dump.csv"] == ("too-large", "10")
+    assert items["other.csv"] == ("too-large", "11")
+
+
+def test_opened_file_is_checked_on_the_descriptor(tmp_path) -> None:
+    # The check-to-open race: what is there when opened counts, and a link there is refused.
+    from ansible_collections.dataops.airflow.plugins.module_utils import config_digest
+
+    os.mkfifo(tmp_path / "pipe")
+    os.symlink(tmp_path / "pipe", tmp_path / "link")
+    opened = {}
+
+    def target() -> None:
+        opened["fifo"] = config_digest._regular_file_item(str(tmp_path / "pipe"), 100)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(TIMEOUT)
+    assert not thread.is_alive(), "open() blocked on a FIFO"
+    assert opened["fifo"] == ("fifo", "")
+    with pytest.raises(ReadError, match="cannot be read"):
+        config_digest._regular_file_item(str(tmp_path / "link"), 100)
 
 
 def test_collect_all_scopes_end_to_end(write, tmp_path) -> None:

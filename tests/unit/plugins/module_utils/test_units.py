@@ -14,9 +14,11 @@ from ansible_collections.dataops.airflow.plugins.module_utils.units import (
     changed_since,
     configured_environment,
     inputs_fingerprint,
+    list_unit_files,
     parse_environment,
     parse_environment_files,
     parse_show,
+    parse_unit_files,
     read_units,
     unit_environments,
     unit_state,
@@ -223,3 +225,16 @@ def test_unit_environments_skip_units_that_are_not_loaded(write: Callable[..., s
     assert env["AIRFLOW__CORE__PARALLELISM"] == "8"
     assert env["GREETING"] == "hello world"
     assert problems == []
+
+
+def test_list_unit_files_skips_templates_and_aliases_and_reads_no_match_as_none() -> None:
+    text = (
+        "airflow-scheduler.service   enabled enabled\n"
+        "airflow-task@.service       enabled enabled\n"
+        "airflow-sched.service       alias   -\n"
+        "airflow-triggerer.service   disabled enabled\n"
+    )
+    assert parse_unit_files(text) == ["airflow-scheduler.service", "airflow-triggerer.service"]
+    assert list_unit_files("airflow-*.service", lambda argv: (1, "", "")) == []
+    with pytest.raises(ReadError, match="list-unit-files failed"):
+        list_unit_files("x*", lambda argv: (1, "", "Failed to connect to bus: No such file"))

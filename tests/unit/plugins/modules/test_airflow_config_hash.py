@@ -8,7 +8,9 @@ import pytest
 import yaml
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
+from fake_systemd import FakeSystemd, Unit
 
+from ansible_collections.dataops.airflow.plugins.module_utils import config_digest
 from ansible_collections.dataops.airflow.plugins.modules import (
     airflow_config_compare,
     airflow_config_hash,
@@ -77,3 +79,82 @@ def test_documented_options_match_the_argument_spec(capsys) -> None:
     documented = set(yaml.safe_load(airflow_config_hash.DOCUMENTATION)["options"])
     out = run(capsys, path="/nonexistent", env_files=[], digest_key=KEY)
     assert documented == set(out["invocation"]["module_args"])
+
+
+# --- per unit ----------------------------------------------------------------------------------
+
+SECRET = "FernetKeyThatMustNeverShow0123456789abcdef="
+
+
+@pytest.fixture
+def worker_node(write, monkeypatch):
+    """A node with one Celery worker unit whose drop-in the running process lacks."""
+    env = write("airflow.env", f"AIRFLOW__CORE__FERNET_KEY={SECRET}\n")
+    systemd = FakeSystemd({"airflow-celery-worker.service": Unit(files=[env])})
+    unit = systemd.units["airflow-celery-worker.service"]
+    unit.environment["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = "1"  # drop-in, not restarted
+    unit.drop_ins.append("/etc/systemd/system/airflow-celery-worker.service.d/x.conf")
+    environs: list[dict] = []
+
+    def run_command(self, args, **kwargs):
+        environs.append(kwargs.get("environ_update"))
+        return systemd(args)
+
+    read_units = config_digest.read_units
+
+    def fake_proc(units, run, inputs=None):
+        return read_units(units, run, inputs, systemd.read_environ, systemd.start_time)
+
+    monkeypatch.setattr(AnsibleModule, "run_command", run_command)
+    monkeypatch.setattr(config_digest, "read_units", fake_proc)
+    return systemd, environs
+
+
+def test_unit_pattern_gives_a_scope_per_unit_and_its_state(capsys, write, worker_node) -> None:
+    systemd, environs = worker_node
+    out = run(
+        capsys,
+        path=write("airflow.cfg", CFG),
+        unit_pattern="airflow-*.service",
+        digest_key=KEY,
+        _ansible_check_mode=True,
+    )
+    assert out.get("failed") is not True, out
+    assert out["changed"] is False
+    assert list(out["scopes"]) == ["config:airflow-celery-worker.service"]
+    scope = out["scopes"]["config:airflow-celery-worker.service"]
+    assert {"core.fernet_key", "core.parallelism", "celery.worker_concurrency"} == set(
+        scope["digests"]
+    )
+    state = out["units"]["airflow-celery-worker.service"]
+    assert state["stale"] is True
+    assert state["stale_reasons"] == [
+        "runs with another environment than its unit sets: AIRFLOW__CELERY__WORKER_CONCURRENCY"
+    ]
+    assert [call[1] for call in systemd.calls] == ["list-unit-files", "show"]
+    assert environs == [{"LC_ALL": "C", "SYSTEMD_COLORS": "0"}] * 2
+    assert SECRET not in json.dumps(out)
+    assert "abcdefabcdefabcdef" not in json.dumps(out)
+
+
+def test_explicit_units_not_loaded_fall_back_to_env_files(capsys, write, worker_node) -> None:
+    out = run(
+        capsys,
+        path=write("airflow.cfg", CFG),
+        env_files=[],
+        units=["airflow-scheduler.service"],
+        digest_key=KEY,
+    )
+    assert out.get("failed") is not True, out
+    assert list(out["scopes"]) == ["config"]
+    assert out["units"] == {}
+
+
+def test_systemctl_failure_fails_with_reason(capsys, write, monkeypatch) -> None:
+    monkeypatch.setattr(
+        AnsibleModule, "run_command", lambda self, args, **kw: (1, "", "Failed to connect to bus")
+    )
+    out = run(capsys, path=write("airflow.cfg", CFG), unit_pattern="airflow-*", digest_key=KEY)
+    assert out["failed"] is True
+    assert out["reason"] == "systemctl list-unit-files failed"
+    assert "Failed to connect to bus" in out["msg"]

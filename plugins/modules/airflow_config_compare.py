@@ -26,19 +26,22 @@ description:
     compared; the action says so instead of reporting every key as different.
   - "Per unit: hosts hashed with O(dataops.airflow.airflow_config_hash#module:units) or
     O(dataops.airflow.airflow_config_hash#module:unit_pattern) have one C(config:<unit>) scope per
-    systemd unit. Each is compared among the hosts that have that unit only (a unit present on
-    some hosts is fine: masters run a scheduler, workers a Celery worker), so components with
-    different environment files do not count as a difference. Reports name such a scope
-    C(config <unit>), as in C(config airflow-celery-worker.service), and a differing host as in
-    C(af-worker1 differs on celery.worker_concurrency); see the examples."
+    systemd unit beside the host-wide C(config) scope. C(config) is compared across all hosts,
+    as without units. Each C(config:<unit>) scope is compared among the hosts that have that
+    unit only (a unit present on some hosts is fine: masters run a scheduler, workers a Celery
+    worker), so components with different environment files do not count as a difference.
+    Reports name such a scope C(config <unit>), as in C(config airflow-celery-worker.service),
+    and a differing host as in C(af-worker1 differs on celery.worker_concurrency); see the
+    examples."
   - A unit whose running process is stale (started before its configuration or packages
     changed, running with another environment than its unit sets now, or with a unit file or
     drop-in edited since it started) makes the check fail, with one line per unit naming the
     host, the unit and the reasons (names, never values).
   - A unit whose configuration could not be read (an environment file it requires is missing
     or unreadable) is reported like a host that could not be read, naming the unit.
-  - A host without any loaded unit is hashed host-wide from its environment files; when other
-    hosts are hashed per unit the two cannot be compared, and the action says so.
+  - A host without any loaded unit has the host-wide C(config) scope only, which is compared
+    with the other hosts'; when other hosts have units, the action says that it has none of
+    them and the check fails.
   - Runs on the controller only and needs no connection to the hosts.
 author:
   - dataops.airflow maintainers (@dataops)
@@ -110,6 +113,7 @@ EXAMPLES = r"""
 #
 # Per unit (airflow_config_hash with unit_pattern), for 2 masters and 5 workers of which af-worker1
 # has a drop-in setting AIRFLOW__CELERY__WORKER_CONCURRENCY=1 that its worker runs without:
+#   config: hmac-sha256:9e8f7a6b5c4d3e2f1a0b9c8d7e6f5c1f0e7ab3d24f6e9a8b7c6d5e4f3a2b1c0d on 7 hosts
 #   config airflow-celery-worker.service: 4 hosts agree (hmac-sha256:32da0c1e9b7f…); af-worker1
 #     differs on celery.worker_concurrency
 #     config airflow-celery-worker.service celery.worker_concurrency: A = 4 hosts (af-worker2,

@@ -36,16 +36,18 @@ description:
     when they differ, names the differing keys and which hosts hold which variant (labels A, B,
     ...), never the values. The playbook C(dataops.airflow.validate_config) does both steps and
     generates a random O(digest_key) for each run."
-  - "Per unit: with O(units) or O(unit_pattern), the C(config) scope is read once for every
-    systemd unit found and loaded, from the environment that unit is configured with
+  - "Per unit: with O(units) or O(unit_pattern), the C(config) scope is also read once for
+    every systemd unit found and loaded, from the environment that unit is configured with
     (C(Environment=), drop-ins included, then each of its C(EnvironmentFile=)s, as
     C(systemctl show) reports them) over O(path), and each unit becomes a scope of its own
-    named C(config:<unit>), for example C(config:airflow-scheduler.service), in place of the
-    host-wide C(config) scope. So components with different environment files (masters with
-    the database URL, workers without) and drop-ins written by hand are hashed as they run.
-    O(env_files) is then not used. The result also tells for each unit whether its running
-    process is stale (RV(units)). When no loaded unit is found, C(config) is read from
-    O(env_files) as without these options, with a warning."
+    named C(config:<unit>), for example C(config:airflow-scheduler.service), beside the
+    host-wide C(config) scope (O(path) and O(env_files), as without these options).
+    M(dataops.airflow.airflow_config_compare) compares C(config) across all hosts and each
+    C(config:<unit>) among the hosts that have that unit. So components with different
+    environment files (masters with the database URL, workers without) and drop-ins written by
+    hand are hashed as they run. The result also tells for each unit whether its running
+    process is stale (RV(units)). When no loaded unit is found, the result has the host-wide
+    C(config) scope only, with a warning."
   - "Keyed digests: with O(digest_key), digests and hashes are HMAC-SHA256, so they can be
     compared between the hosts of one run but reveal nothing about the values to anyone who
     does not hold the key, even for short values such as passwords or ports. A fixed key, kept
@@ -75,8 +77,8 @@ options:
       - Variables set elsewhere (C(Environment=) lines, drop-ins) are not seen; use O(units) or
         O(unit_pattern) for that.
       - Set to an empty list when the units load no environment file.
-      - Not used when O(units) or O(unit_pattern) find a loaded unit; each unit's own
-        environment files count then.
+      - These files make the host-wide C(config) scope, with O(units) or O(unit_pattern) as well;
+        the C(config:<unit>) scopes read each unit's own environment files instead.
     type: list
     elements: path
     aliases: [env_file]
@@ -98,6 +100,14 @@ options:
         reads those systemd has loaded, as with O(units). Templates (C(name@.service)) and
         aliases are skipped.
     type: str
+  state_dir:
+    description:
+      - The directory where each unit's C(ExecStartPre=+) line records the environment of its
+        current start, as C(<unit>.environ) (see the notes). The systemd_services role writes
+        its units so.
+      - Used with O(units) or O(unit_pattern) only.
+    type: path
+    default: /run/dataops-airflow
   venv:
     description:
       - The Airflow virtualenv, for the C(packages) scope. Every distribution under
@@ -170,15 +180,20 @@ notes:
   - The same files give the same hashes whatever Python 3.9+ runs the module, so nodes with
     different system Pythons compare fine.
   - "With O(units) or O(unit_pattern) the module runs C(systemctl list-unit-files) and
-    C(systemctl show) (read-only) and reads the environment and start time of each running
-    unit's main process as M(dataops.airflow.airflow_units) does, which needs C(become). A
-    process is stale when the
-    C(DATAOPS_AIRFLOW_INPUTS) it was started with differs from the fingerprint of the files its
-    unit lists in C(DATAOPS_AIRFLOW_INPUT_FILES) (colon-separated), when its C(AIRFLOW__*),
-    C(AIRFLOW_HOME) or C(AIRFLOW_CONFIG) variables differ from what its unit configures now, or
-    when its unit file or a drop-in changed after it started."
+    C(systemctl show) (read-only) and reads the environment each running unit's main process
+    was started with and its start time as M(dataops.airflow.airflow_units) does, which needs
+    C(become). A process is stale when the C(DATAOPS_AIRFLOW_INPUTS) it was started with
+    differs from the fingerprint of the files its unit lists in C(DATAOPS_AIRFLOW_INPUT_FILES)
+    (colon-separated), when its C(AIRFLOW__*), C(AIRFLOW_HOME) or C(AIRFLOW_CONFIG) variables
+    differ from what its unit configures now, or when its unit file or a drop-in changed after
+    it started."
   - "The C(config:<unit>) scopes hash the configuration each unit would start with; whether the
     running process still has it is what RV(units) tells (C(stale))."
+  - "The environment a running process was started with is read from the record its unit's
+    C(ExecStartPre=+) line writes at every start (C(env -0) to C(<state_dir>/<unit>.environ),
+    see O(state_dir)), not from C(/proc/PID/environ), which setproctitle (used by Airflow and
+    Celery) overwrites. A process without such a record, or whose record was written more than
+    a minute before the process started, counts as stale."
 seealso:
   - module: dataops.airflow.airflow_config_compare
   - module: dataops.airflow.airflow_units
@@ -247,7 +262,7 @@ digest_key_id:
 hashes:
   description:
     - The hash of each scope, prefixed with the algorithm. Per unit (O(units), O(unit_pattern)),
-      C(config:<unit>) entries stand in place of C(config).
+      with a C(config:<unit>) entry per unit beside C(config).
   returned: success
   type: dict
   sample:
@@ -255,8 +270,8 @@ hashes:
 scopes:
   description:
     - Per scope, its hash and a digest per key.
-    - With O(units) or O(unit_pattern), C(config) is replaced by one C(config:<unit>) scope per
-      loaded unit whose environment could be read, for example
+    - With O(units) or O(unit_pattern), besides the host-wide C(config), one C(config:<unit>)
+      scope per loaded unit whose environment could be read, for example
       C(config:airflow-celery-worker.service), laid out like C(config).
   returned: success
   type: dict
@@ -304,7 +319,7 @@ units:
   description:
     - With O(units) or O(unit_pattern), each unit found that systemd has loaded, with its state
       and whether its running process is stale. Names, paths and reasons only, never values.
-    - Empty when no loaded unit was found (then C(config) is host-wide, from O(env_files)).
+    - Empty when no loaded unit was found (then only the host-wide C(config) scope is there).
   returned: when O(units) or O(unit_pattern) is set
   type: dict
   contains:
@@ -373,6 +388,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.dataops.airflow.plugins.module_utils.airflow_cfg import ReadError
 from ansible_collections.dataops.airflow.plugins.module_utils.config_digest import SCOPES, collect
+from ansible_collections.dataops.airflow.plugins.module_utils.units import STATE_DIR
 
 NO_KEY_WARNING = (
     "digest_key is not set: digests are plain SHA-256, and a digest of a short or guessable "
@@ -404,6 +420,7 @@ def run_module() -> None:
             "digest_key": {"type": "str", "no_log": True},
             "units": {"type": "list", "elements": "str"},
             "unit_pattern": {"type": "str"},
+            "state_dir": {"type": "path", "default": STATE_DIR},
         },
         supports_check_mode=True,
     )
@@ -426,6 +443,7 @@ def run_module() -> None:
             units=params["units"],
             unit_pattern=params["unit_pattern"],
             run=run,
+            state_dir=params["state_dir"],
         )
     except ReadError as exc:
         module.fail_json(msg=str(exc), reason=exc.reason, failed_path=exc.path, changed=False)

@@ -11,10 +11,17 @@ description:
   - Reads, in one round trip, the state of each unit (C(systemctl show)) and the fingerprint of
     the files its process reads at start-up (O(inputs)), and tells for every running unit whether
     its process is stale.
-  - "A process is stale when the C(DATAOPS_AIRFLOW_INPUTS) variable it was started with (read
-    from C(/proc/PID/environ)) differs from the fingerprint of O(inputs) now, or when its
-    C(AIRFLOW__*), C(AIRFLOW_HOME) or C(AIRFLOW_CONFIG) variables differ from what its unit sets
-    now (C(Environment=), drop-ins included, and each C(EnvironmentFile=))."
+  - "A process is stale when the C(DATAOPS_AIRFLOW_INPUTS) variable it was started with differs
+    from the fingerprint of its inputs now (O(inputs_by_unit), O(inputs) or the unit's own
+    C(DATAOPS_AIRFLOW_INPUT_FILES)), when its C(AIRFLOW__*), C(AIRFLOW_HOME) or
+    C(AIRFLOW_CONFIG) variables differ from what its unit sets now (C(Environment=), drop-ins
+    included, and each C(EnvironmentFile=)), or when its unit file or a drop-in changed after it
+    started."
+  - "The environment a process was started with is read from the record its unit's
+    C(ExecStartPre=+) line writes at every start (C(env -0) to C(<state_dir>/<unit>.environ),
+    see O(state_dir)), not from C(/proc/PID/environ): setproctitle, which Airflow and Celery
+    use, overwrites that memory. A running process without a record, or whose record was
+    written more than a minute before the process started (by an earlier start), is stale."
   - "Why: the systemd_services role restarts every stale unit on each run. Whether a restart is
     due is read from the node itself, so a run that was interrupted after writing a file and
     before restarting, or a run with C(--tags airflow_config), cannot leave old processes running."
@@ -35,13 +42,22 @@ options:
     elements: path
   inputs_by_unit:
     description:
-      - Like O(inputs), one list of files per unit (units whose processes read different files,
-        such as a worker that gets no control-plane secrets). Wins over O(inputs) for the units it names.
+      - Like O(inputs), one list of files per unit, keyed by unit name (units whose processes
+        read different files, such as a worker that gets no control-plane secrets).
+      - Wins over O(inputs) for the units it names.
     type: dict
+    default: {}
+  state_dir:
+    description:
+      - The directory where each unit's C(ExecStartPre=+) line records the environment of its
+        current start, as C(<unit>.environ). The systemd_services role writes its units so.
+    type: path
+    default: /run/dataops-airflow
 extends_documentation_fragment:
   - dataops.airflow.read_only
 notes:
-  - Run it as root (C(become)); another user cannot read the environment of the processes.
+  - Run it as root (C(become)); another user cannot read the start records, which hold
+    secrets.
 seealso:
   - module: dataops.airflow.airflow_config_hash
 author:
@@ -70,7 +86,9 @@ inputs_fingerprint:
   type: str
   sample: 0d1c2b3a4f5e6d7c8b9a0f1e2d3c4b5a6f7e8d9c0b1a2f3e4d5c6b7a8f9e0d1c
 fingerprints:
-  description: Each unit's fingerprint of its inputs now (O(inputs_by_unit), else O(inputs)); null where neither names files.
+  description:
+    - Each unit's fingerprint of its inputs now (O(inputs_by_unit), else O(inputs)), keyed by
+      the name given; null for a unit neither names files for.
   returned: success
   type: dict
   sample:
@@ -149,16 +167,22 @@ units:
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.validation import check_type_path
 
 from ansible_collections.dataops.airflow.plugins.module_utils.airflow_cfg import ReadError
 from ansible_collections.dataops.airflow.plugins.module_utils.units import (
+    STATE_DIR,
     inputs_fingerprint,
     read_units,
 )
 
 
 def read_units_by_inputs(
-    units: list[str], inputs: list[str] | None, inputs_by_unit: dict[str, list[str]], run: Any
+    units: list[str],
+    inputs: list[str] | None,
+    inputs_by_unit: dict[str, list[str]],
+    run: Any,
+    state_dir: str = STATE_DIR,
 ) -> dict[str, Any]:
     """read_units once per distinct input list; one merged result in the order of ``units``."""
     groups: dict[tuple[str, ...] | None, list[str]] = {}
@@ -168,7 +192,9 @@ def read_units_by_inputs(
     states: dict[str, Any] = {}
     fingerprints: dict[str, str | None] = {}
     for files, members in groups.items():
-        result = read_units(members, run, list(files) if files is not None else None)
+        result = read_units(
+            members, run, list(files) if files is not None else None, state_dir=state_dir
+        )
         states.update(result["units"])
         fingerprints.update(dict.fromkeys(members, result["inputs_fingerprint"]))
     return {
@@ -185,6 +211,7 @@ def main() -> None:
             "units": {"type": "list", "elements": "str", "required": True},
             "inputs": {"type": "list", "elements": "path"},
             "inputs_by_unit": {"type": "dict", "default": {}},
+            "state_dir": {"type": "path", "default": STATE_DIR},
         },
         supports_check_mode=True,
     )
@@ -192,12 +219,22 @@ def main() -> None:
     def run(argv: list[str]) -> tuple[int, str, str]:
         return module.run_command(argv, environ_update={"LC_ALL": "C", "SYSTEMD_COLORS": "0"})
 
+    by_unit = {}
+    for unit, paths in module.params["inputs_by_unit"].items():
+        if not isinstance(paths, list):
+            module.fail_json(
+                msg=f"inputs_by_unit: the value for {unit} must be a list of paths", changed=False
+            )
+        # As the type "path" of O(inputs) treats each element.
+        by_unit[str(unit)] = [check_type_path(str(path)) for path in paths]
     try:
-        by_unit = {
-            str(unit): [str(path) for path in paths]
-            for unit, paths in module.params["inputs_by_unit"].items()
-        }
-        result = read_units_by_inputs(module.params["units"], module.params["inputs"], by_unit, run)
+        result = read_units_by_inputs(
+            module.params["units"],
+            module.params["inputs"],
+            by_unit,
+            run,
+            module.params["state_dir"],
+        )
     except ReadError as exc:
         module.fail_json(msg=str(exc), changed=False)
     module.exit_json(changed=False, **result)

@@ -66,13 +66,16 @@ def test_bad_limits_are_refused() -> None:
 
 
 def per_unit(parallelism: str, stale: bool = False) -> dict:
-    """A result hashed per unit: one worker unit, possibly running with stale settings."""
+    """A result hashed per unit: host-wide config and one worker unit, maybe running stale."""
     plain = result(parallelism)
     unit = "airflow-celery-worker.service"
     reasons = ["started before its configuration or packages changed"] if stale else []
     return {
         **plain,
-        "scopes": {f"config:{unit}": plain["scopes"]["config"]},
+        "scopes": {
+            "config": plain["scopes"]["config"],
+            f"config:{unit}": plain["scopes"]["config"],
+        },
         "units": {unit: {"active_state": "active", "stale": stale, "stale_reasons": reasons}},
     }
 
@@ -81,8 +84,9 @@ def test_a_stale_unit_fails_the_check_though_every_scope_agrees() -> None:
     task_vars = play_vars({"w1": per_unit("32"), "w2": per_unit("32", stale=True)})
     out = action({"result_var": "hashed"}).run(task_vars=task_vars)
     assert out["failed"] is True
-    assert out["report"][0].startswith("config airflow-celery-worker.service: hmac-sha256:")
-    assert out["report"][1] == (
+    assert out["report"][0].startswith("config: hmac-sha256:")
+    assert out["report"][1].startswith("config airflow-celery-worker.service: hmac-sha256:")
+    assert out["report"][2] == (
         "w2: airflow-celery-worker.service runs with stale settings (started before its "
         "configuration or packages changed)"
     )
@@ -99,4 +103,11 @@ def test_per_unit_results_that_agree_pass() -> None:
     task_vars = play_vars({"w1": per_unit("32"), "w2": per_unit("32")})
     out = action({"result_var": "hashed"}).run(task_vars=task_vars)
     assert out["failed"] is False
-    assert out["msg"] == "2 hosts agree on config airflow-celery-worker.service"
+    assert out["msg"] == "2 hosts agree on config, config airflow-celery-worker.service"
+
+
+def test_per_unit_results_name_a_host_wide_difference() -> None:
+    task_vars = play_vars({"w1": per_unit("32"), "w2": per_unit("8")})
+    out = action({"result_var": "hashed", "fail_on_difference": False}).run(task_vars=task_vars)
+    assert out["consistent"] is False
+    assert out["report"][0].endswith("; w2 differs on core.parallelism")

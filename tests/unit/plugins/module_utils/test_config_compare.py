@@ -181,10 +181,19 @@ def test_real_results_end_to_end_never_show_values(write) -> None:
 # --- per unit ------------------------------------------------------------------------------------
 
 
-def per_unit(units: dict[str, dict[str, str]], **states: dict) -> dict:
-    """A result hashed per unit: unit -> its config items; ``states`` override unit states."""
-    result = fake({}, **{f"config:{unit}": items for unit, items in units.items()})
-    del result["scopes"]["config"]
+HOST_WIDE = {"core.parallelism": "32", "celery.broker_url": "redis"}
+
+
+def per_unit(
+    units: dict[str, dict[str, str]], config: dict[str, str] | None = None, **states: dict
+) -> dict:
+    """A result hashed per unit, as the module returns it: the host-wide ``config`` scope
+    (``config``, else HOST_WIDE) and unit -> its config items; ``states`` override unit states.
+    """
+    result = fake(
+        HOST_WIDE if config is None else config,
+        **{f"config:{unit}": items for unit, items in units.items()},
+    )
     result["units"] = {
         unit: {
             "active_state": "active",
@@ -225,6 +234,7 @@ def test_unit_scopes_compare_among_the_hosts_that_have_the_unit() -> None:
     out = compare(results, max_hosts=3)
     worker_hash = short_hash(worker["scopes"][f"config:{WORKER}"]["hash"])
     assert out["report"] == [
+        f"config: {master['scopes']['config']['hash']} on 5 hosts",
         f"config {WORKER}: 2 hosts agree ({worker_hash}); w1 differs on core.parallelism",
         f"  config {WORKER} core.parallelism: A = 2 hosts (w2, w3); B = w1",
         f"config {SCHED}: {master['scopes'][f'config:{SCHED}']['hash']} on 2 hosts",
@@ -245,12 +255,55 @@ def test_stale_reasons_and_unreadable_units_are_reported_after_the_scopes() -> N
     )
     out = compare({"w1": ok, "w2": stale, "w3": broken})
     assert out["consistent"] is False
-    assert out["report"][1:] == [
+    assert out["report"][2:] == [
         f"w2: {WORKER} runs with stale settings (a reason; another)",
         "w3: could not be read (airflow-flower.service: /etc/airflow/flower.env: "
         "permission denied)",
     ]
     assert out["unreadable"] == {}
+
+
+def test_host_wide_config_compares_across_hosts_and_unit_scopes_among_their_hosts() -> None:
+    # A master and a worker: one unit each, so each unit scope is on one host only (fine).
+    master = per_unit({SCHED: {"core.parallelism": "32", "database.sql_alchemy_conn": "pg"}})
+    worker = per_unit(
+        {WORKER: {"core.parallelism": "8"}}, config=dict(HOST_WIDE, **{"core.parallelism": "8"})
+    )
+    out = compare({"m1": master, "w1": worker})
+    assert out["consistent"] is False
+    reference = short_hash(master["scopes"]["config"]["hash"])
+    assert out["report"] == [
+        f"config: 1 host agrees ({reference}); w1 differs on core.parallelism",
+        "  config core.parallelism: A = m1; B = w1",
+        f"config {WORKER}: {worker['scopes'][f'config:{WORKER}']['hash']} on 1 host",
+        f"config {SCHED}: {master['scopes'][f'config:{SCHED}']['hash']} on 1 host",
+    ]
+    assert out["scopes"]["config"]["differing_keys"] == {
+        "core.parallelism": {"A": ["m1"], "B": ["w1"]}
+    }
+    assert out["scopes"][f"config:{WORKER}"]["hosts"] == 1
+    assert out["scopes"][f"config:{WORKER}"]["missing"] == []
+    assert out["scopes"][f"config:{SCHED}"]["missing"] == []
+    assert out["unreadable"] == {} and out["unreadable_units"] == {} and out["stale"] == {}
+    assert_no_values(out)
+
+
+def test_unit_scopes_on_one_host_each_agree_when_the_host_wide_config_does() -> None:
+    master = per_unit({SCHED: {"core.parallelism": "32", "database.sql_alchemy_conn": "pg"}})
+    worker = per_unit({WORKER: {"core.parallelism": "32"}})
+    out = compare({"m1": master, "w1": worker})
+    assert out["consistent"] is True, out["report"]
+    assert out["report"][0] == f"config: {master['scopes']['config']['hash']} on 2 hosts"
+    assert out["msg"] == f"2 hosts agree on config, config {WORKER}, config {SCHED}"
+
+
+def test_a_per_unit_host_without_the_host_wide_scope_is_named() -> None:
+    old = per_unit({WORKER: {"core.parallelism": "32"}})
+    del old["scopes"]["config"]
+    out = compare({"w1": per_unit({WORKER: {"core.parallelism": "32"}}), "w2": old})
+    assert out["consistent"] is False
+    assert out["report"][0].endswith("; w2 did not hash this scope")
+    assert out["scopes"]["config"]["missing"] == ["w2"]
 
 
 def assert_no_values(out: dict) -> None:

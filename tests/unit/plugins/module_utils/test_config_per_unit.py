@@ -1,8 +1,11 @@
 """Hashing and comparing the configuration per systemd unit, and stale units, end to end.
 
-Each host is a FakeSystemd (canned ``systemctl list-unit-files`` / ``show`` output and
-``/proc/PID/environ``) over files in tmp_path; ``collect`` runs as the module would on the node,
-``compare`` as the action plugin does on the controller.
+Each host is a FakeSystemd (canned ``systemctl list-unit-files`` / ``show`` output and the
+environment each process was started with) over files in tmp_path; ``collect`` runs as the
+module would on the node, ``compare`` as the action plugin does on the controller. Every host
+has the host-wide ``config`` scope (airflow.cfg and the environment file all nodes share,
+compared across all hosts) and one ``config:<unit>`` scope per unit (compared among the hosts
+that run the unit).
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ class Host:
         self.write = write
         self.cfg = write(f"{name}/airflow.cfg", CFG)
         self.lock = write(f"{name}/requirements.lock", "apache-airflow==3.0.6\n")
-        common = write(f"{name}/airflow.env", COMMON_ENV)
+        common = self.common = write(f"{name}/airflow.env", COMMON_ENV)
         if name.startswith("af-master"):
             files = [common, write(f"{name}/secrets.env", env_files.get("secrets", SECRETS_ENV))]
             names = MASTER_UNITS
@@ -83,7 +86,7 @@ class Host:
         result = collect(
             kwargs.pop("scopes", ["config"]),
             self.cfg,
-            kwargs.pop("env_files", None),
+            kwargs.pop("env_files", [self.common]),
             digest_key=KEY,
             run=self.systemd,
             read_environ=self.systemd.read_environ,
@@ -112,10 +115,17 @@ def assert_no_secret(*texts: object) -> None:
 # --- the module side ---------------------------------------------------------------------------
 
 
-def test_each_loaded_unit_is_a_scope_of_its_own(cluster: dict[str, Host]) -> None:
+def test_each_loaded_unit_is_a_scope_of_its_own_beside_the_host_wide_one(
+    cluster: dict[str, Host],
+) -> None:
     master = cluster["af-master1"].hash()
-    assert sorted(master["scopes"]) == [f"config:{unit}" for unit in MASTER_UNITS]
+    assert list(master["scopes"]) == ["config", *(f"config:{unit}" for unit in MASTER_UNITS)]
     assert sorted(master["hashes"]) == sorted(master["scopes"])
+    # The host-wide scope: airflow.cfg and the shared environment file, no unit's own files.
+    host_wide = master["scopes"]["config"]["digests"]
+    assert {"core.parallelism", "celery.broker_url"} <= set(host_wide)
+    assert "core.fernet_key" not in host_wide
+    assert master["scopes"]["config"]["from_env"] == ["celery.broker_url"]
     scheduler = master["scopes"]["config:airflow-scheduler.service"]
     assert {"core.fernet_key", "database.sql_alchemy_conn", "celery.broker_url"} <= set(
         scheduler["digests"]
@@ -123,7 +133,8 @@ def test_each_loaded_unit_is_a_scope_of_its_own(cluster: dict[str, Host]) -> Non
     assert "core.fernet_key" in scheduler["sensitive"]
     assert "core.fernet_key" in scheduler["from_env"]
     worker = cluster["af-worker1"].hash()
-    assert list(worker["scopes"]) == [f"config:{WORKER_UNIT}"]
+    assert list(worker["scopes"]) == ["config", f"config:{WORKER_UNIT}"]
+    assert worker["hashes"]["config"] == master["hashes"]["config"]
     digests = worker["scopes"][f"config:{WORKER_UNIT}"]["digests"]
     assert "core.fernet_key" not in digests  # the workers get no control-plane secrets
     assert "core.execute_tasks_new_python_interpreter" in digests
@@ -177,9 +188,10 @@ def test_a_drop_in_override_is_part_of_that_units_scope(cluster: dict[str, Host]
 
 def test_exclude_patterns_of_the_config_scope_apply_per_unit(cluster: dict[str, Host]) -> None:
     result = cluster["af-worker1"].hash(exclude=["celery.*"])
-    scope = result["scopes"][f"config:{WORKER_UNIT}"]
-    assert scope["excluded"] == ["celery.broker_url", "celery.worker_concurrency"]
-    assert not any(name.startswith("celery.") for name in scope["digests"])
+    for name in ("config", f"config:{WORKER_UNIT}"):
+        scope = result["scopes"][name]
+        assert scope["excluded"] == ["celery.broker_url", "celery.worker_concurrency"]
+        assert not any(key.startswith("celery.") for key in scope["digests"])
 
 
 def test_a_unit_that_reads_another_airflow_cfg_warns_naming_it(cluster: dict[str, Host]) -> None:
@@ -200,7 +212,7 @@ def test_an_unreadable_environment_file_fails_that_unit_only(
     missing = str(tmp_path / "gone.env")
     host.unit("airflow-api-server.service").files.append(missing)
     result = host.hash()
-    assert list(result["scopes"]) == ["config:airflow-scheduler.service"]
+    assert list(result["scopes"]) == ["config", "config:airflow-scheduler.service"]
     api = result["units"]["airflow-api-server.service"]
     assert api["scope"] is None
     assert api["error"] == f"{missing}: missing"
@@ -254,8 +266,8 @@ def test_no_unit_found_falls_back_to_env_files_with_a_warning(write: Callable[..
     assert found_none["hashes"] == plain["hashes"]
     assert found_none["units"] == {}
     assert found_none["warnings"] == [
-        "no loaded systemd unit found (pattern: airflow-*.service): the configuration was hashed "
-        "host-wide from env_files"
+        "no loaded systemd unit found (pattern: airflow-*.service): only the host-wide "
+        "configuration (airflow.cfg and env_files) was hashed"
     ]
     nothing = collect(
         ["config"], cfg, [env], digest_key=KEY, unit_pattern="zz-*.service", run=FakeSystemd({})
@@ -272,6 +284,7 @@ def test_masters_and_workers_with_different_env_files_agree(cluster: dict[str, H
     assert out["consistent"] is True, out["report"]
     worker_hash = results["af-worker1"]["hashes"][f"config:{WORKER_UNIT}"]
     assert out["report"] == [
+        f"config: {results['af-worker1']['hashes']['config']} on 7 hosts",
         f"config airflow-api-server.service: "
         f"{results['af-master1']['hashes']['config:airflow-api-server.service']} on 2 hosts",
         f"config airflow-celery-worker.service: {worker_hash} on 5 hosts",
@@ -279,10 +292,11 @@ def test_masters_and_workers_with_different_env_files_agree(cluster: dict[str, H
         f"{results['af-master1']['hashes']['config:airflow-scheduler.service']} on 2 hosts",
     ]
     assert out["msg"] == (
-        "7 hosts agree on config airflow-api-server.service, "
+        "7 hosts agree on config, config airflow-api-server.service, "
         "config airflow-celery-worker.service, config airflow-scheduler.service"
     )
     assert out["stale"] == {} and out["unreadable_units"] == {}
+    assert out["scopes"]["config"]["hosts"] == 7
     assert out["scopes"][f"config:{WORKER_UNIT}"]["hosts"] == 5
 
 
@@ -302,8 +316,9 @@ def test_a_drop_in_on_one_worker_is_named_with_its_key(cluster: dict[str, Host])
         f"  config {WORKER_UNIT} celery.worker_concurrency: "
         "A = 4 hosts (af-worker2, af-worker3, af-worker4, af-worker5); B = af-worker1"
     )
-    # The masters' units agree: the worker's difference is only the worker's.
+    # The masters' units and the host-wide configuration agree: the drop-in is the worker's.
     assert any(x.startswith("config airflow-scheduler.service: hmac-sha256:") for x in lines)
+    assert lines[0].startswith("config: hmac-sha256:") and lines[0].endswith(" on 7 hosts")
     assert out["scopes"][f"config:{WORKER_UNIT}"]["differing_keys"] == {
         "celery.worker_concurrency": {
             "A": ["af-worker2", "af-worker3", "af-worker4", "af-worker5"],
@@ -386,14 +401,20 @@ def test_a_unit_whose_configuration_cannot_be_read_is_reported(
     assert out["unreadable"] == {}
 
 
-def test_a_host_with_no_readable_unit_at_all_says_why(cluster: dict[str, Host], tmp_path) -> None:
+def test_a_host_with_no_readable_unit_is_still_compared_host_wide(
+    cluster: dict[str, Host], tmp_path
+) -> None:
     missing = str(tmp_path / "gone.env")
     cluster["af-worker3"].unit(WORKER_UNIT).files.append(missing)
     results = results_of(cluster)
-    assert results["af-worker3"]["scopes"] == {}
+    assert list(results["af-worker3"]["scopes"]) == ["config"]
     out = compare(results)
-    assert out["unreadable"] == {"af-worker3": f"{WORKER_UNIT}: {missing}: missing"}
-    assert f"af-worker3: could not be read ({WORKER_UNIT}: {missing}: missing)" in out["report"]
+    assert out["consistent"] is False
+    assert out["unreadable"] == {}
+    assert out["unreadable_units"] == {"af-worker3": {WORKER_UNIT: f"{missing}: missing"}}
+    assert out["report"][-1] == f"af-worker3: could not be read ({WORKER_UNIT}: {missing}: missing)"
+    assert out["scopes"]["config"]["hosts"] == 7
+    assert out["scopes"][f"config:{WORKER_UNIT}"]["hosts"] == 4
 
 
 def test_a_host_without_units_is_not_compared_with_the_units(
@@ -411,10 +432,34 @@ def test_a_host_without_units_is_not_compared_with_the_units(
     )
     out = compare(results)
     assert out["consistent"] is False
-    assert out["report"][0].startswith("config: hmac-sha256:")
-    assert out["report"][0].endswith(" on 1 host")
-    assert (
-        "af-worker9 has no loaded unit, so the configuration was hashed host-wide from env_files "
-        "there and cannot be compared with the units of af-master1, af-master2, af-worker1, "
-        "af-worker2, af-worker3, af-worker4, af-worker5"
-    ) in out["report"]
+    # Its host-wide configuration is the others': compared, and it agrees.
+    assert out["report"][0] == f"config: {results['af-worker1']['hashes']['config']} on 8 hosts"
+    assert out["report"][-1] == (
+        "af-worker9 has no loaded unit: only the host-wide configuration was compared there, "
+        "none of the units of af-master1, af-master2, af-worker1, af-worker2, af-worker3, "
+        "af-worker4, af-worker5"
+    )
+    # Its units' scopes are simply absent: they compare among the hosts that have them.
+    assert out["scopes"][f"config:{WORKER_UNIT}"]["missing"] == []
+
+
+def test_host_wide_differences_are_named_across_masters_and_workers(
+    cluster: dict[str, Host],
+) -> None:
+    cluster["af-worker2"].write("af-worker2/airflow.cfg", CFG.replace("= 32", "= 8"))
+    out = compare(results_of(cluster))
+    assert out["consistent"] is False
+    lines = out["report"]
+    assert lines[0].startswith("config: 6 hosts agree (hmac-sha256:")
+    assert lines[0].endswith("); af-worker2 differs on core.parallelism")
+    assert lines[1] == (
+        "  config core.parallelism: A = 6 hosts (af-master1, af-master2, af-worker1, af-worker3, "
+        "af-worker4, af-worker5); B = af-worker2"
+    )
+    # The unit reads that airflow.cfg too, so its scope names the same key; the masters' agree.
+    assert any(
+        x.startswith(f"config {WORKER_UNIT}: 4 hosts agree")
+        and x.endswith("af-worker2 differs on core.parallelism")
+        for x in lines
+    )
+    assert any(x.startswith("config airflow-scheduler.service: hmac-sha256:") for x in lines)

@@ -8,9 +8,13 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
+from ansible_collections.dataops.airflow.plugins.module_utils import units
 from ansible_collections.dataops.airflow.plugins.module_utils.airflow_cfg import ReadError
 from ansible_collections.dataops.airflow.plugins.module_utils.units import (
     INPUTS_VARIABLE,
+    RECORD_SLACK_SECONDS,
+    STATE_DIR,
+    _running_environ,
     changed_since,
     configured_environment,
     inputs_fingerprint,
@@ -19,7 +23,9 @@ from ansible_collections.dataops.airflow.plugins.module_utils.units import (
     parse_environment_files,
     parse_show,
     parse_unit_files,
+    read_start_record,
     read_units,
+    start_record_path,
     unit_environments,
     unit_state,
 )
@@ -238,3 +244,123 @@ def test_list_unit_files_skips_templates_and_aliases_and_reads_no_match_as_none(
     assert list_unit_files("airflow-*.service", lambda argv: (1, "", "")) == []
     with pytest.raises(ReadError, match="list-unit-files failed"):
         list_unit_files("x*", lambda argv: (1, "", "Failed to connect to bus: No such file"))
+
+
+# --- start records: the environment each start ran with, written by ExecStartPre=+ -----------
+
+WORKER = "airflow-celery-worker.service"
+NOT_RECORDED = (
+    "the environment it was started with is not recorded (started by an older unit file?)"
+)
+
+
+def _record(state_dir, unit: str, environ: dict[str, str], mtime: float | None = None) -> str:
+    """What ``env -0 > STATE_DIR/<unit>.environ`` writes; ``mtime`` dates it."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / f"{unit}.environ"
+    path.write_bytes(
+        b"".join(f"{name}={value}".encode() + b"\0" for name, value in environ.items())
+    )
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+    return str(path)
+
+
+def test_start_record_path_is_the_unit_name_in_the_state_dir(tmp_path) -> None:
+    assert STATE_DIR == "/run/dataops-airflow"
+    assert start_record_path(WORKER) == f"/run/dataops-airflow/{WORKER}.environ"
+    assert start_record_path(WORKER, str(tmp_path)) == str(tmp_path / f"{WORKER}.environ")
+
+
+def test_read_start_record_parses_env_0_output_and_dates_it(tmp_path) -> None:
+    environ = {INPUTS_VARIABLE: "fp", "MULTI": "a\nb=c", "EMPTY": ""}
+    path = _record(tmp_path, WORKER, environ, mtime=5000.0)
+    assert path == start_record_path(WORKER, str(tmp_path))
+    assert read_start_record(WORKER, str(tmp_path)) == (environ, 5000.0)
+
+
+def test_read_start_record_of_a_unit_without_one_is_none(tmp_path) -> None:
+    assert read_start_record(WORKER, str(tmp_path)) is None
+    assert read_start_record(WORKER, str(tmp_path / "absent")) is None
+
+
+def test_a_recent_record_is_the_running_environment(tmp_path) -> None:
+    environ = {INPUTS_VARIABLE: "fp", "AIRFLOW__CORE__PARALLELISM": "8"}
+    _record(tmp_path, WORKER, environ, mtime=9990.0)
+    # Written by ExecStartPre just before the process started, or (Restart=) up to the slack
+    # before.
+    assert _running_environ(WORKER, 10, None, lambda pid: 9991.5, str(tmp_path)) == environ
+    started = 9990.0 + RECORD_SLACK_SECONDS
+    assert _running_environ(WORKER, 10, None, lambda pid: started, str(tmp_path)) == environ
+    # An unknown start time cannot date the record: it is taken as it is.
+    assert _running_environ(WORKER, 10, None, _never_started, str(tmp_path)) == environ
+
+
+def test_a_record_older_than_the_process_by_more_than_the_slack_is_missing(tmp_path) -> None:
+    _record(tmp_path, WORKER, {INPUTS_VARIABLE: "fp"}, mtime=1000.0)
+    started = 1000.0 + RECORD_SLACK_SECONDS + 1.0
+    assert RECORD_SLACK_SECONDS == 60.0
+    assert _running_environ(WORKER, 10, None, lambda pid: started, str(tmp_path)) is None
+
+
+def test_a_missing_record_is_none_and_a_reader_given_wins(tmp_path) -> None:
+    assert _running_environ(WORKER, 10, None, _never_started, str(tmp_path)) is None
+    _record(tmp_path, WORKER, {INPUTS_VARIABLE: "recorded"})
+    given = {INPUTS_VARIABLE: "given"}
+    assert _running_environ(WORKER, 10, lambda pid: given, _never_started, str(tmp_path)) == given
+    # No unit name (or one that is not a file name): no record to read.
+    assert _running_environ("", 10, None, _never_started, str(tmp_path)) is None
+    assert _running_environ("../x", 10, None, _never_started, str(tmp_path)) is None
+
+
+def test_unit_state_reads_the_record_by_default(tmp_path) -> None:
+    _record(tmp_path, WORKER, {INPUTS_VARIABLE: "fp"}, mtime=2000.0)
+    state = unit_state(_block(), "fp", start_time=lambda pid: 2001.0, state_dir=str(tmp_path))
+    assert state["stale"] is False
+    assert state["running_inputs"] == "fp"
+    newer = unit_state(_block(inputs="new"), "new", None, lambda pid: 2001.0, str(tmp_path))
+    assert newer["stale"] is True
+    assert "inputs fingerprint differs" in newer["stale_reasons"][0]
+
+
+def test_a_missing_record_makes_a_running_unit_stale(tmp_path) -> None:
+    state = unit_state(_block(), "fp", start_time=_never_started, state_dir=str(tmp_path))
+    assert state["stale"] is True
+    assert state["stale_reasons"] == [NOT_RECORDED]
+    assert state["running_inputs"] is None
+
+
+def test_a_record_of_an_earlier_start_makes_the_unit_stale(tmp_path) -> None:
+    _record(tmp_path, WORKER, {INPUTS_VARIABLE: "fp"}, mtime=1000.0)
+    state = unit_state(_block(), "fp", None, lambda pid: 1000.0 + 61.0, str(tmp_path))
+    assert state["stale"] is True
+    assert state["stale_reasons"] == [NOT_RECORDED]
+
+
+def test_read_units_passes_the_state_dir_on(tmp_path) -> None:
+    out = SHOW.replace("EnvironmentFiles=/etc/airflow/airflow.env (ignore_errors=no)\n", "")
+    running = {INPUTS_VARIABLE: "abc123", "GREETING": "hello world"}
+    _record(tmp_path, "airflow-scheduler.service", running)
+    names = ["airflow-scheduler.service", "airflow-triggerer.service"]
+    result = read_units(
+        names, FakeSystemctl(out), start_time=_never_started, state_dir=str(tmp_path)
+    )
+    assert result["stale"] == []
+    assert result["units"]["airflow-scheduler.service"]["running_inputs"] == "abc123"
+    missing = read_units(
+        names, FakeSystemctl(out), start_time=_never_started, state_dir=str(tmp_path / "none")
+    )
+    assert missing["stale"] == ["airflow-scheduler.service"]
+    assert missing["units"]["airflow-scheduler.service"]["stale_reasons"] == [NOT_RECORDED]
+
+
+def test_without_a_state_dir_the_records_are_read_from_state_dir(monkeypatch) -> None:
+    asked: list[tuple[str, str]] = []
+
+    def fake_record(unit: str, state_dir: str) -> tuple[dict[str, str], float]:
+        asked.append((unit, state_dir))
+        return {INPUTS_VARIABLE: "fp"}, 0.0
+
+    monkeypatch.setattr(units, "read_start_record", fake_record)
+    assert unit_state(_block(), "fp", start_time=_never_started)["stale"] is False
+    assert asked == [(WORKER, STATE_DIR)]

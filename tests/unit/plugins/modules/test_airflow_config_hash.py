@@ -102,8 +102,9 @@ def worker_node(write, monkeypatch):
 
     read_units = config_digest.read_units
 
-    def fake_proc(units, run, inputs=None):
-        return read_units(units, run, inputs, systemd.read_environ, systemd.start_time)
+    def fake_proc(units, run, inputs=None, **readers):
+        readers.update(read_environ=systemd.read_environ, start_time=systemd.start_time)
+        return read_units(units, run, inputs, **readers)
 
     monkeypatch.setattr(AnsibleModule, "run_command", run_command)
     monkeypatch.setattr(config_digest, "read_units", fake_proc)
@@ -112,20 +113,26 @@ def worker_node(write, monkeypatch):
 
 def test_unit_pattern_gives_a_scope_per_unit_and_its_state(capsys, write, worker_node) -> None:
     systemd, environs = worker_node
+    env_files = systemd.units["airflow-celery-worker.service"].files
     out = run(
         capsys,
         path=write("airflow.cfg", CFG),
+        env_files=env_files,
         unit_pattern="airflow-*.service",
         digest_key=KEY,
         _ansible_check_mode=True,
     )
     assert out.get("failed") is not True, out
     assert out["changed"] is False
-    assert list(out["scopes"]) == ["config:airflow-celery-worker.service"]
+    # Both: the host-wide scope (airflow.cfg and env_files) and the unit's own.
+    assert list(out["scopes"]) == ["config", "config:airflow-celery-worker.service"]
+    assert sorted(out["hashes"]) == sorted(out["scopes"])
+    assert set(out["scopes"]["config"]["digests"]) == {"core.fernet_key", "core.parallelism"}
     scope = out["scopes"]["config:airflow-celery-worker.service"]
     assert {"core.fernet_key", "core.parallelism", "celery.worker_concurrency"} == set(
         scope["digests"]
     )
+    assert out["hashes"]["config"] != out["hashes"]["config:airflow-celery-worker.service"]
     state = out["units"]["airflow-celery-worker.service"]
     assert state["stale"] is True
     assert state["stale_reasons"] == [
@@ -158,3 +165,31 @@ def test_systemctl_failure_fails_with_reason(capsys, write, monkeypatch) -> None
     assert out["failed"] is True
     assert out["reason"] == "systemctl list-unit-files failed"
     assert "Failed to connect to bus" in out["msg"]
+
+
+def test_state_dir_is_where_the_start_records_are_read(
+    capsys, write, tmp_path, monkeypatch
+) -> None:
+    """Without a fake reader: the record in state_dir decides what the process runs with."""
+    env = write("airflow.env", "AIRFLOW__CORE__PARALLELISM=8\n")
+    systemd = FakeSystemd({"airflow-scheduler.service": Unit(files=[env])})
+    monkeypatch.setattr(AnsibleModule, "run_command", lambda self, args, **kw: systemd(args))
+    # (The start time is read from the real /proc, of whatever process has the fake PID, if
+    # any: a record written now is never older than that process.)
+    cfg = write("airflow.cfg", CFG)
+    args = {"path": cfg, "env_files": [], "units": ["airflow-scheduler.service"], "digest_key": KEY}
+
+    state_dir = tmp_path / "state"
+    out = run(capsys, state_dir=str(state_dir), **args)
+    state = out["units"]["airflow-scheduler.service"]
+    assert state["stale"] is True
+    assert state["stale_reasons"] == [
+        "the environment it was started with is not recorded (started by an older unit file?)"
+    ]
+
+    running = systemd.units["airflow-scheduler.service"].running
+    state_dir.mkdir()
+    record = b"".join(f"{k}={v}\0".encode() for k, v in running.items())
+    (state_dir / "airflow-scheduler.service.environ").write_bytes(record)
+    out = run(capsys, state_dir=str(state_dir), **args)
+    assert out["units"]["airflow-scheduler.service"]["stale"] is False, out["units"]

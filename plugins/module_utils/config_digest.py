@@ -37,6 +37,7 @@ from ansible_collections.dataops.airflow.plugins.module_utils.units import (
     STATE_DIR,
     Runner,
     list_unit_files,
+    load_fingerprint_key,
     read_units,
     unit_environments,
 )
@@ -49,6 +50,11 @@ _CHUNK = 1024 * 1024
 # (a data dump left in the folder) would make every run slow.
 MAX_DAG_FILE_SIZE = 16 * 1024 * 1024
 _PEP503 = re.compile(r"[-_.]+")
+NO_FINGERPRINT_KEY_WARNING = (
+    "no fingerprint key on this host ({path}): staleness judged from the environment only "
+    "(the inputs fingerprints of the units were not compared; the systemd_services role "
+    "creates the key)"
+)
 
 
 class Digester:
@@ -141,27 +147,16 @@ def config_scope(
         if dropped:
             names = ", ".join(name if name.isprintable() else repr(name) for name in dropped)
             warnings.append(f"{env_file}: systemd ignores these invalid variable names: {names}")
-    units_cfg = config_read_by_units(environ)
-    if units_cfg and os.path.normpath(units_cfg) != os.path.normpath(path):
-        warnings.append(
-            f"the environment files make the units read {units_cfg}, but {path} was hashed; "
-            "set path to the file the units read"
-        )
-    overrides, ignored = airflow_overrides(environ)
-    if ignored:
-        warnings.append(f"Airflow never reads these variables: {', '.join(sorted(ignored))}")
     cfg = read_airflow_cfg(path)
+    data = unit_config_scope(path, cfg, environ, sensitive)
     if cfg.empty:
         warnings.append(f"{path} sets no option: Airflow runs on its defaults")
-    settings = effective_settings(cfg, overrides, sensitive)
-    settings.update(location_settings(environ))
-    marked = [name for name in settings if tuple(name.split(".", 1)) in sensitive]
-    return ScopeData(
-        items={name: (s.kind, s.value) for name, s in settings.items()},
-        from_env=sorted(name for name, s in settings.items() if s.source == "env"),
-        sensitive=sorted(marked),
-        warnings=warnings,
-    )
+    # unit_config_scope words its warnings for one unit; here they are about the files.
+    warnings += [
+        w.replace("its environment makes it read", "the environment files make the units read")
+        for w in data.warnings
+    ]
+    return data._replace(warnings=warnings)
 
 
 def _metadata_fields(path: str) -> dict[str, str]:
@@ -472,6 +467,7 @@ def read_unit_scopes(
     read_environ: Callable[[int], dict[str, str] | None] | None = None,
     start_time: Callable[[int], float | None] | None = None,
     state_dir: str = STATE_DIR,
+    fingerprint_key_file: str | None = None,
 ) -> tuple[dict[str, ScopeData], dict[str, dict[str, Any]], list[str]]:
     """Per loaded unit: its config scope (when ``with_config``) and its state, plus warnings.
 
@@ -480,10 +476,21 @@ def read_unit_scopes(
     airflow.cfg raises ReadError, as it concerns every unit. ``read_environ`` and
     ``start_time`` replace read_units' own readers of a process (for tests); ``state_dir``
     holds the units' start records.
+
+    ``fingerprint_key_file`` holds the key the units' fingerprints are keyed with (read, never
+    created). When it is missing, the fingerprints are not compared, with a warning: without
+    the key every unit would look stale. Without ``fingerprint_key_file`` (None), they are
+    plain SHA-256, as written by earlier versions.
     """
     if not names:
         return {}, {}, []
     readers: dict[str, Any] = {"state_dir": state_dir}
+    no_key = False
+    if fingerprint_key_file is not None:
+        readers["key"] = load_fingerprint_key(fingerprint_key_file, create=False)
+        no_key = readers["key"] is None
+        if no_key:
+            readers["compare_inputs"] = False
     if read_environ is not None:
         readers["read_environ"] = read_environ
     if start_time is not None:
@@ -492,6 +499,9 @@ def read_unit_scopes(
     states = read_units(names, run, None, **readers)["units"]
     environments = unit_environments(names, run)
     loaded = [name for name in names if name in environments]
+    warnings: list[str] = []
+    if no_key and any(states[name]["configured_inputs"] is not None for name in loaded):
+        warnings.append(NO_FINGERPRINT_KEY_WARNING.format(path=fingerprint_key_file))
     cfg = read_airflow_cfg(path) if with_config and loaded else None
     scopes: dict[str, ScopeData] = {}
     units: dict[str, dict[str, Any]] = {}
@@ -518,7 +528,7 @@ def read_unit_scopes(
                 for warning in data.warnings:
                     said.setdefault(warning, []).append(unit)
         units[unit] = entry
-    warnings = [f"{', '.join(where)}: {warning}" for warning, where in said.items()]
+    warnings += [f"{', '.join(where)}: {warning}" for warning, where in said.items()]
     if cfg is not None and cfg.empty:
         warnings.append(f"{path} sets no option: Airflow runs on its defaults")
     return scopes, units, warnings
@@ -539,6 +549,7 @@ def collect(
     read_environ: Callable[[int], dict[str, str] | None] | None = None,
     start_time: Callable[[int], float | None] | None = None,
     state_dir: str = STATE_DIR,
+    fingerprint_key_file: str | None = None,
 ) -> dict[str, Any]:
     """Everything the module returns except ``changed``; raises ReadError or ValueError.
 
@@ -549,7 +560,8 @@ def collect(
     result gets ``units`` (each unit's state, names only). When no loaded unit is found, the
     result has ``config`` only, as without them, and a warning. ``read_environ`` and
     ``start_time``, when given, read a process's environment and start time instead of
-    read_units' own readers; ``state_dir`` holds the units' start records.
+    read_units' own readers; ``state_dir`` holds the units' start records and
+    ``fingerprint_key_file`` the key of their fingerprints (see ``read_unit_scopes``).
     """
     unknown = [scope for scope in scopes if scope not in SCOPES]
     if unknown or not scopes:
@@ -578,6 +590,7 @@ def collect(
             read_environ,
             start_time,
             state_dir,
+            fingerprint_key_file,
         )
         result["units"] = states
         result["warnings"].extend(warnings)

@@ -11,13 +11,25 @@ stale can be read from the node at any time; it does not depend on a handler of 
 having fired. ``/proc/PID/environ`` is not used by default: setproctitle, which Airflow and
 Celery call, overwrites that memory. Values of the environment never leave this module, only
 names and fingerprints do.
+
+The fingerprint is public (the unit file is world-readable, and so is ``systemctl show``), but
+some of the files it covers are secret (an environment file whose only unknown may be a
+password). So it is an HMAC keyed with a random per-host key that only root can read
+(``FINGERPRINT_KEY_FILE``, see ``load_fingerprint_key``): an unkeyed hash would let any local
+user test guesses of the secrets offline.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
+import hmac
 import os
+import secrets
 import shlex
+import stat
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Callable
 
@@ -34,6 +46,9 @@ STATE_DIR = "/run/dataops-airflow"
 RECORD_SLACK_SECONDS = 60.0
 # The files the fingerprint covers, ":"-separated, so that a unit describes itself.
 INPUT_FILES_VARIABLE = "DATAOPS_AIRFLOW_INPUT_FILES"
+# The per-host key of the fingerprints (hex of FINGERPRINT_KEY_BYTES random bytes), root only.
+FINGERPRINT_KEY_FILE = "/var/lib/dataops-airflow/fingerprint.key"
+FINGERPRINT_KEY_BYTES = 32
 SHOW_PROPERTIES = (
     "Id",
     "LoadState",
@@ -55,11 +70,128 @@ _COMPARED_NAMES = ("AIRFLOW_HOME", "AIRFLOW_CONFIG", INPUTS_VARIABLE)
 Runner = Callable[[Sequence[str]], tuple[int, str, str]]
 
 
-def inputs_fingerprint(paths: Iterable[str]) -> str:
-    """SHA-256 over the SHA-1 of each file, in order ("missing" for an absent file).
+def _open_key_file(path: str) -> int | None:
+    """A read-only descriptor of the key file, never through a symlink; None when missing."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        return os.open(path, flags | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ReadError("is a symbolic link (refused for the fingerprint key)", path) from None
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            raise ReadError("permission denied", path) from None
+        raise ReadError("cannot be opened", path, exc.strerror or "") from None
+
+
+def _read_key(fd: int, path: str) -> bytes:
+    """The key in an open key file, once it is known to be a regular file only we can read."""
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        raise ReadError("is not a regular file (refused for the fingerprint key)", path)
+    if info.st_uid != os.geteuid():
+        raise ReadError(
+            "is not owned by the user running the module (refused for the fingerprint key)",
+            path,
+            f"owner uid {info.st_uid}, expected {os.geteuid()}",
+        )
+    if info.st_mode & 0o077:
+        raise ReadError(
+            "is accessible to group or others (refused for the fingerprint key)",
+            path,
+            f"mode {stat.S_IMODE(info.st_mode):04o}, expected 0600",
+        )
+    data = os.read(fd, 4 * FINGERPRINT_KEY_BYTES + 16)
+    text = data.strip()
+    try:
+        key = bytes.fromhex(text.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        key = b""
+    if len(key) != FINGERPRINT_KEY_BYTES:
+        raise ReadError(
+            f"is not a fingerprint key ({2 * FINGERPRINT_KEY_BYTES} hexadecimal digits)", path
+        )
+    return key
+
+
+def _create_key_file(path: str) -> None:
+    """Write a new random key to ``path``, atomically; leave a key created meanwhile alone.
+
+    The directory is created 0700 when missing. The key is written to a temporary file
+    (mkstemp: O_CREAT|O_EXCL, mode 0600) in that directory, then linked to ``path``, which
+    fails when ``path`` exists: a concurrent run's key is never replaced, and no reader ever
+    sees a partly written key.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        parent = os.path.dirname(directory)
+        if parent and not os.path.isdir(parent):
+            os.makedirs(parent, exist_ok=True)
+        os.mkdir(directory, 0o700)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise ReadError("cannot be created", directory, exc.strerror or "") from None
+    info = os.lstat(directory)
+    if not stat.S_ISDIR(info.st_mode):
+        raise ReadError("is not a directory (refused for the fingerprint key)", directory)
+    if info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        raise ReadError(
+            "is writable by others or not owned by the user running the module "
+            "(refused for the fingerprint key)",
+            directory,
+        )
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=".fingerprint-", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise ReadError("cannot be written", directory, exc.strerror or "") from None
+    try:
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, (secrets.token_hex(FINGERPRINT_KEY_BYTES) + "\n").encode("ascii"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # created meanwhile by another run: that key wins
+        except OSError as exc:
+            raise ReadError("cannot be written", path, exc.strerror or "") from None
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+
+
+def load_fingerprint_key(path: str = FINGERPRINT_KEY_FILE, create: bool = False) -> bytes | None:
+    """The per-host key of the inputs fingerprints; None when there is none and not ``create``.
+
+    With ``create``, a missing key file is created (see ``_create_key_file``), its directory
+    too (0700). The key file is never opened through a symbolic link, and is refused (ReadError,
+    with the reason) unless it is a regular file owned by the current user that no one else
+    can read or write (mode 0600 or stricter).
+    """
+    fd = _open_key_file(path)
+    if fd is None:
+        if not create:
+            return None
+        _create_key_file(path)
+        fd = _open_key_file(path)
+        if fd is None:
+            raise ReadError("missing", path, "removed right after it was created")
+    try:
+        return _read_key(fd, path)
+    finally:
+        os.close(fd)
+
+
+def inputs_fingerprint(paths: Iterable[str], key: bytes | None = None) -> str:
+    """HMAC-SHA256 with ``key`` over the SHA-1 of each file, in order ("missing" when absent).
 
     A file that exists but cannot be read counts as "unreadable", so the fingerprint changes
-    (and the unit restarts) once it can be read again.
+    (and the unit restarts) once it can be read again. Without ``key``, plain SHA-256 of the
+    same text (what earlier versions wrote; only for tests and reading old units).
     """
     parts = []
     for path in paths:
@@ -69,7 +201,10 @@ def inputs_fingerprint(paths: Iterable[str]) -> str:
             parts.append("missing")
         except OSError:
             parts.append("unreadable")
-    return hashlib.sha256(" ".join(parts).encode("utf-8")).hexdigest()
+    text = " ".join(parts).encode("utf-8")
+    if key is None:
+        return hashlib.sha256(text).hexdigest()
+    return hmac.new(key, text, hashlib.sha256).hexdigest()
 
 
 def parse_show(text: str) -> list[dict[str, list[str]]]:
@@ -234,12 +369,17 @@ def unit_state(
     read_environ: Callable[[int], dict[str, str] | None] | None = None,
     start_time: Callable[[int], float | None] = process_start_time,
     state_dir: str = STATE_DIR,
+    key: bytes | None = None,
+    compare_inputs: bool = True,
 ) -> dict[str, Any]:
     """One unit's state, and why its running process is stale (names only).
 
     ``read_environ(pid)`` gives the environment the process runs with; by default it is the
     record the unit's start wrote in ``state_dir`` (see ``read_start_record``), which must
-    belong to the current process.
+    belong to the current process. Without ``fingerprint``, the unit's own
+    DATAOPS_AIRFLOW_INPUT_FILES give it, keyed with ``key`` (see ``inputs_fingerprint``).
+    ``compare_inputs=False`` leaves the fingerprint out of the staleness (when there is no key
+    to compute it with).
     """
     pid = int(_first(block, "MainPID", "0") or 0)
     environment = parse_environment(block.get("Environment") or [])
@@ -272,8 +412,10 @@ def unit_state(
         return state
     state["running_inputs"] = running.get(INPUTS_VARIABLE)
     reasons = state["stale_reasons"]
-    if fingerprint is None and environment.get(INPUT_FILES_VARIABLE):
-        fingerprint = inputs_fingerprint(environment[INPUT_FILES_VARIABLE].split(":"))
+    if not compare_inputs:
+        fingerprint = None
+    elif fingerprint is None and environment.get(INPUT_FILES_VARIABLE):
+        fingerprint = inputs_fingerprint(environment[INPUT_FILES_VARIABLE].split(":"), key)
     if fingerprint is not None and state["running_inputs"] != fingerprint:
         reasons.append(
             "started before its configuration or packages changed (inputs fingerprint differs)"
@@ -375,14 +517,26 @@ def read_units(
     read_environ: Callable[[int], dict[str, str] | None] | None = None,
     start_time: Callable[[int], float | None] = process_start_time,
     state_dir: str = STATE_DIR,
+    key: bytes | None = None,
+    compare_inputs: bool = True,
 ) -> dict[str, Any]:
     """The module result: the inputs fingerprint and each unit's state.
 
-    ``state_dir`` holds the units' start records (see ``read_start_record``).
+    ``state_dir`` holds the units' start records (see ``read_start_record``). Fingerprints,
+    of ``inputs`` and of each unit's own DATAOPS_AIRFLOW_INPUT_FILES, are keyed with ``key``
+    (see ``load_fingerprint_key``); ``compare_inputs=False`` leaves them out of the staleness.
     """
-    fingerprint = inputs_fingerprint(inputs) if inputs is not None else None
+    fingerprint = inputs_fingerprint(inputs, key) if inputs is not None else None
     states = {
-        unit: unit_state(block, fingerprint, read_environ, start_time, state_dir)
+        unit: unit_state(
+            block,
+            fingerprint,
+            read_environ,
+            start_time,
+            state_dir,
+            key=key,
+            compare_inputs=compare_inputs,
+        )
         for unit, block in zip(units, show_units(units, run))
     }
     return {

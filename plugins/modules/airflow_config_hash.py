@@ -108,6 +108,22 @@ options:
       - Used with O(units) or O(unit_pattern) only.
     type: path
     default: /run/dataops-airflow
+  fingerprint_key_file:
+    description:
+      - The file holding this host's key of the units' inputs fingerprints, written by
+        M(dataops.airflow.airflow_units) (the systemd_services role). This module only reads
+        it, and never creates it.
+      - "Why a key: the fingerprint is public (a unit file is world-readable), the files it
+        covers are secret; keyed, it reveals nothing about them to anyone without the key,
+        which only root can read."
+      - When the file is missing, the fingerprints are not compared and the module warns;
+        staleness is then judged from the environment and the unit files only.
+      - The module fails, naming the reason, when the file is a symbolic link, not a regular
+        file, owned by another user, or accessible to group or others (mode 0600 or stricter
+        needed).
+      - Used with O(units) or O(unit_pattern) only.
+    type: path
+    default: /var/lib/dataops-airflow/fingerprint.key
   venv:
     description:
       - The Airflow virtualenv, for the C(packages) scope. Every distribution under
@@ -184,7 +200,8 @@ notes:
     was started with and its start time as M(dataops.airflow.airflow_units) does, which needs
     C(become). A process is stale when the C(DATAOPS_AIRFLOW_INPUTS) it was started with
     differs from the fingerprint of the files its unit lists in C(DATAOPS_AIRFLOW_INPUT_FILES)
-    (colon-separated), when its C(AIRFLOW__*), C(AIRFLOW_HOME) or C(AIRFLOW_CONFIG) variables
+    (colon-separated; keyed with O(fingerprint_key_file), and not compared without that file),
+    when its C(AIRFLOW__*), C(AIRFLOW_HOME) or C(AIRFLOW_CONFIG) variables
     differ from what its unit configures now, or when its unit file or a drop-in changed after
     it started."
   - "The C(config:<unit>) scopes hash the configuration each unit would start with; whether the
@@ -388,7 +405,10 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.dataops.airflow.plugins.module_utils.airflow_cfg import ReadError
 from ansible_collections.dataops.airflow.plugins.module_utils.config_digest import SCOPES, collect
-from ansible_collections.dataops.airflow.plugins.module_utils.units import STATE_DIR
+from ansible_collections.dataops.airflow.plugins.module_utils.units import (
+    FINGERPRINT_KEY_FILE,
+    STATE_DIR,
+)
 
 NO_KEY_WARNING = (
     "digest_key is not set: digests are plain SHA-256, and a digest of a short or guessable "
@@ -421,6 +441,11 @@ def run_module() -> None:
             "units": {"type": "list", "elements": "str"},
             "unit_pattern": {"type": "str"},
             "state_dir": {"type": "path", "default": STATE_DIR},
+            "fingerprint_key_file": {
+                "type": "path",
+                "default": FINGERPRINT_KEY_FILE,
+                "no_log": False,
+            },
         },
         supports_check_mode=True,
     )
@@ -444,6 +469,7 @@ def run_module() -> None:
             unit_pattern=params["unit_pattern"],
             run=run,
             state_dir=params["state_dir"],
+            fingerprint_key_file=params["fingerprint_key_file"],
         )
     except ReadError as exc:
         module.fail_json(msg=str(exc), reason=exc.reason, failed_path=exc.path, changed=False)

@@ -26,6 +26,12 @@ description:
     due is read from the node itself, so a run that was interrupted after writing a file and
     before restarting, or a run with C(--tags airflow_config), cannot leave old processes running."
   - Only names and fingerprints are returned, never the values of the environment.
+  - "Fingerprints are HMAC-SHA256, keyed with a random key of this host (O(fingerprint_key_file)).
+    Why: the fingerprint is public (the unit file is world-readable, and any local user can see
+    it with C(systemctl show -p Environment)), but the files it covers are secret, for example an
+    environment file whose only unknown is a Redis password. With an unkeyed hash, anyone could
+    test guesses of that password offline; without the key, which only root can read, the
+    fingerprint reveals nothing."
 options:
   units:
     description: Unit names, for example C(airflow-scheduler.service).
@@ -35,7 +41,8 @@ options:
   inputs:
     description:
       - Files whose content the processes read at start-up, in a fixed order. Their fingerprint is
-        SHA-256 over the SHA-1 of each file (C(missing) for an absent file), joined by spaces.
+        HMAC-SHA256, keyed with the key in O(fingerprint_key_file), over the SHA-1 of each file
+        (C(missing) for an absent file), joined by spaces.
       - Without it (and without O(inputs_by_unit)), a unit's own C(DATAOPS_AIRFLOW_INPUT_FILES)
         variable names the files, if it sets one; else staleness only compares the environment.
     type: list
@@ -53,11 +60,40 @@ options:
         current start, as C(<unit>.environ). The systemd_services role writes its units so.
     type: path
     default: /run/dataops-airflow
-extends_documentation_fragment:
-  - dataops.airflow.read_only
+  fingerprint_key_file:
+    description:
+      - The file holding this host's key of the fingerprints (the hexadecimal digits of 32
+        random bytes). Created when missing, mode C(0600) in a directory created C(0700), owned
+        by the user the module runs as (root, with C(become)); not in check mode, where a
+        missing key is replaced by a random one for that run only, so that every unit with a
+        fingerprint counts as stale, as it does on a first run.
+      - "Creating it is not reported as a change (C(changed) stays false): it is bookkeeping of
+        this module, not configuration drift."
+      - The module fails, naming the reason, when the file is a symbolic link, not a regular
+        file, owned by another user, or accessible to group or others (mode 0600 or stricter
+        needed).
+      - Every unit whose fingerprint was written with another key (or, by an earlier version,
+        without a key) counts as stale once, so removing this file restarts the units at the
+        next run.
+    type: path
+    default: /var/lib/dataops-airflow/fingerprint.key
+attributes:
+  check_mode:
+    support: full
+    description:
+      - The module only reads the units; in check mode it does not create a missing
+        O(fingerprint_key_file) either.
+  diff_mode:
+    support: none
+    description: Nothing is changed, so there is no diff.
+  platform:
+    support: full
+    platforms: posix
+    description: Targets with a Python 3.9+ interpreter; only the standard library is used.
 notes:
   - Run it as root (C(become)); another user cannot read the start records, which hold
-    secrets.
+    secrets, nor the fingerprint key.
+  - C(changed) is always false, also when the module creates O(fingerprint_key_file).
 seealso:
   - module: dataops.airflow.airflow_config_hash
 author:
@@ -81,7 +117,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 inputs_fingerprint:
-  description: Fingerprint of O(inputs) now; null without O(inputs).
+  description:
+    - Fingerprint of O(inputs) now (keyed, see O(fingerprint_key_file)); null without O(inputs).
   returned: success
   type: str
   sample: 0d1c2b3a4f5e6d7c8b9a0f1e2d3c4b5a6f7e8d9c0b1a2f3e4d5c6b7a8f9e0d1c
@@ -164,6 +201,7 @@ units:
       stale_reasons: []
 """
 
+import os
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
@@ -171,8 +209,11 @@ from ansible.module_utils.common.validation import check_type_path
 
 from ansible_collections.dataops.airflow.plugins.module_utils.airflow_cfg import ReadError
 from ansible_collections.dataops.airflow.plugins.module_utils.units import (
+    FINGERPRINT_KEY_BYTES,
+    FINGERPRINT_KEY_FILE,
     STATE_DIR,
     inputs_fingerprint,
+    load_fingerprint_key,
     read_units,
 )
 
@@ -183,8 +224,12 @@ def read_units_by_inputs(
     inputs_by_unit: dict[str, list[str]],
     run: Any,
     state_dir: str = STATE_DIR,
+    key: bytes | None = None,
 ) -> dict[str, Any]:
-    """read_units once per distinct input list; one merged result in the order of ``units``."""
+    """read_units once per distinct input list; one merged result in the order of ``units``.
+
+    ``key`` keys every fingerprint (see ``load_fingerprint_key``).
+    """
     groups: dict[tuple[str, ...] | None, list[str]] = {}
     for unit in units:
         files = inputs_by_unit.get(unit, inputs)
@@ -193,16 +238,29 @@ def read_units_by_inputs(
     fingerprints: dict[str, str | None] = {}
     for files, members in groups.items():
         result = read_units(
-            members, run, list(files) if files is not None else None, state_dir=state_dir
+            members, run, list(files) if files is not None else None, state_dir=state_dir, key=key
         )
         states.update(result["units"])
         fingerprints.update(dict.fromkeys(members, result["inputs_fingerprint"]))
     return {
-        "inputs_fingerprint": inputs_fingerprint(inputs) if inputs is not None else None,
+        "inputs_fingerprint": inputs_fingerprint(inputs, key) if inputs is not None else None,
         "fingerprints": {unit: fingerprints[unit] for unit in units},
         "units": {unit: states[unit] for unit in units},
         "stale": sorted(unit for unit in units if states[unit]["stale"]),
     }
+
+
+def fingerprint_key(path: str, check_mode: bool) -> bytes:
+    """This host's fingerprint key, created when missing; in check mode a random one instead.
+
+    Raises ReadError when the key file is refused (see ``load_fingerprint_key``).
+    """
+    key = load_fingerprint_key(path, create=not check_mode)
+    if key is None:
+        # Check mode on a host without a key: no unit can have been written with this one, so
+        # every unit with a fingerprint is stale, as on the first run that creates the key.
+        key = os.urandom(FINGERPRINT_KEY_BYTES)
+    return key
 
 
 def main() -> None:
@@ -212,6 +270,11 @@ def main() -> None:
             "inputs": {"type": "list", "elements": "path"},
             "inputs_by_unit": {"type": "dict", "default": {}},
             "state_dir": {"type": "path", "default": STATE_DIR},
+            "fingerprint_key_file": {
+                "type": "path",
+                "default": FINGERPRINT_KEY_FILE,
+                "no_log": False,
+            },
         },
         supports_check_mode=True,
     )
@@ -234,6 +297,7 @@ def main() -> None:
             by_unit,
             run,
             module.params["state_dir"],
+            fingerprint_key(module.params["fingerprint_key_file"], module.check_mode),
         )
     except ReadError as exc:
         module.fail_json(msg=str(exc), changed=False)

@@ -30,13 +30,14 @@ class Unit:
     drop_ins: list[str] = field(default_factory=list)
     pid: int = 0
     running: dict[str, str] | None = None  # the process environment, set by FakeSystemd.start
+    key: bytes | None = None  # the host's fingerprint key (None: plain SHA-256)
 
     def unit_environment(self) -> dict[str, str]:
         """Environment= as the unit file sets it now (with the fingerprint the role writes)."""
         environ = dict(self.environment)
         if self.inputs:
             environ[INPUT_FILES_VARIABLE] = ":".join(self.inputs)
-            environ.setdefault(INPUTS_VARIABLE, inputs_fingerprint(self.inputs))
+            environ.setdefault(INPUTS_VARIABLE, inputs_fingerprint(self.inputs, self.key))
         return environ
 
 

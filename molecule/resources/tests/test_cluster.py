@@ -14,11 +14,12 @@ from conftest import Api, wait_for
 MASTER_UNITS = ["api-server", "scheduler", "dag-processor", "triggerer"]
 WORKER_UNITS = ["celery-worker"]
 DAG_ID = "dataops_smoke"
-# What the control plane holds and a Celery worker must not (task code could read it).
+# What the control plane holds and a Celery worker must not (task code could read it). The
+# worker does get [api] secret_key while it serves task logs (no remote logging here), which
+# its log server needs to check the API server's requests.
 CONTROL_PLANE_SECRETS = (
     "AIRFLOW__CORE__FERNET_KEY",
     "AIRFLOW__API_AUTH__JWT_SECRET",
-    "AIRFLOW__API__SECRET_KEY",
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
 )
 
@@ -111,20 +112,24 @@ def test_config_is_identical_everywhere_and_private(masters: list[Any], workers:
     control = {m.backend.host: _sha256(m, "/etc/airflow/secrets.env") for m in masters}
     assert len(set(control.values())) == 1, "masters hold different secrets"
     for host in hosts:
-        paths = ["/etc/airflow/airflow.cfg", "/etc/airflow/worker-secrets.env"]
-        paths += ["/etc/airflow/airflow.env", "/etc/airflow/webserver_config.py"]
-        paths += ["/etc/airflow/secrets.env"] if host in masters else []
-        for path in paths:
+        readable = ["/etc/airflow/airflow.cfg", "/etc/airflow/airflow.env"]
+        readable += ["/etc/airflow/webserver_config.py"]
+        secret = ["/etc/airflow/worker-secrets.env"]
+        secret += ["/etc/airflow/secrets.env"] if host in masters else []
+        for path, owner in [(p, ("root", "airflow", 0o640)) for p in readable] + [
+            (p, ("root", "root", 0o600)) for p in secret
+        ]:
             config = host.file(path)
-            assert (config.user, config.group, config.mode) == ("root", "airflow", 0o640), path
+            assert (config.user, config.group, config.mode) == owner, path
 
 
 def test_workers_hold_no_control_plane_secrets(workers: list[Any]) -> None:
     for worker in workers:
         assert not worker.file("/etc/airflow/secrets.env").exists
+        # The environment the running worker was started with, as its unit recorded it
+        # (/proc/PID/environ is overwritten by setproctitle).
         environ = worker.check_output(
-            "cat /proc/$(systemctl show -p MainPID --value airflow-celery-worker)/environ"
-            " | tr '\\0' '\\n'"
+            "tr '\\0' '\\n' < /run/dataops-airflow/airflow-celery-worker.service.environ"
         )
         names = {line.split("=", 1)[0] for line in environ.splitlines()}
         assert "AIRFLOW__CELERY__BROKER_URL" in names

@@ -19,6 +19,7 @@ from fake_systemd import FakeSystemd, Unit
 from ansible_collections.dataops.airflow.plugins.module_utils.airflow_cfg import ReadError
 from ansible_collections.dataops.airflow.plugins.module_utils.config_compare import compare
 from ansible_collections.dataops.airflow.plugins.module_utils.config_digest import collect
+from ansible_collections.dataops.airflow.plugins.module_utils.units import load_fingerprint_key
 
 KEY = "k" * 32
 PATTERN = "airflow-*.service"
@@ -463,3 +464,63 @@ def test_host_wide_differences_are_named_across_masters_and_workers(
         for x in lines
     )
     assert any(x.startswith("config airflow-scheduler.service: hmac-sha256:") for x in lines)
+
+
+# --- the fingerprint key -----------------------------------------------------------------------
+
+
+def test_a_host_without_the_fingerprint_key_judges_staleness_without_fingerprints(
+    cluster: dict[str, Host], tmp_path
+) -> None:
+    host = cluster["af-master2"]
+    host.write("af-master2/requirements.lock", "apache-airflow==3.1.0\n")
+    missing = str(tmp_path / "none" / "fingerprint.key")
+    result = host.hash(fingerprint_key_file=missing)
+    assert all(not state["stale"] for state in result["units"].values()), result["units"]
+    warned = [w for w in result["warnings"] if w.startswith("no fingerprint key on this host")]
+    assert len(warned) == 1
+    assert missing in warned[0]
+    assert "staleness judged from the environment only" in warned[0]
+    assert not (tmp_path / "none").exists()
+    # The other hosts, without the warning, are compared as before (plain fingerprints).
+    assert host.hash()["units"][MASTER_UNITS[0]]["stale"] is True
+
+
+def test_units_written_with_the_hosts_key_are_judged_with_it(
+    write: Callable[..., str], tmp_path
+) -> None:
+    key_file = str(tmp_path / "keys" / "fingerprint.key")
+    key = load_fingerprint_key(key_file, create=True)
+    host = Host(write, "af-worker1")
+    host.unit(WORKER_UNIT).key = key
+    host.systemd.start(WORKER_UNIT)
+    fresh = host.hash(fingerprint_key_file=key_file)
+    assert fresh["units"][WORKER_UNIT]["stale"] is False
+    assert not any("fingerprint key" in w for w in fresh["warnings"])
+    # Unkeyed, the same unit does not match (what the key is for).
+    assert host.hash()["units"][WORKER_UNIT]["stale"] is True
+    host.write("af-worker1/requirements.lock", "apache-airflow==3.1.0\n")
+    stale = host.hash(fingerprint_key_file=key_file)["units"][WORKER_UNIT]
+    assert stale["stale_reasons"] == [
+        "started before its configuration or packages changed (inputs fingerprint differs)"
+    ]
+
+
+def test_no_fingerprint_key_warning_when_no_unit_carries_a_fingerprint(
+    write: Callable[..., str], tmp_path
+) -> None:
+    cfg = write("airflow.cfg", CFG)
+    systemd = FakeSystemd({WORKER_UNIT: Unit()})
+    result = collect(
+        ["config"],
+        cfg,
+        [],
+        digest_key=KEY,
+        units=[WORKER_UNIT, "airflow-scheduler.service"],
+        run=systemd,
+        read_environ=systemd.read_environ,
+        start_time=systemd.start_time,
+        fingerprint_key_file=str(tmp_path / "none"),
+    )
+    assert list(result["units"]) == [WORKER_UNIT]
+    assert not any("fingerprint key" in w for w in result["warnings"])

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
+import stat
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import pytest
 
 from ansible_collections.dataops.airflow.plugins.module_utils import units
 from ansible_collections.dataops.airflow.plugins.module_utils.airflow_cfg import ReadError
 from ansible_collections.dataops.airflow.plugins.module_utils.units import (
+    FINGERPRINT_KEY_FILE,
+    INPUT_FILES_VARIABLE,
     INPUTS_VARIABLE,
     RECORD_SLACK_SECONDS,
     STATE_DIR,
@@ -19,6 +24,7 @@ from ansible_collections.dataops.airflow.plugins.module_utils.units import (
     configured_environment,
     inputs_fingerprint,
     list_unit_files,
+    load_fingerprint_key,
     parse_environment,
     parse_environment_files,
     parse_show,
@@ -364,3 +370,237 @@ def test_without_a_state_dir_the_records_are_read_from_state_dir(monkeypatch) ->
     monkeypatch.setattr(units, "read_start_record", fake_record)
     assert unit_state(_block(), "fp", start_time=_never_started)["stale"] is False
     assert asked == [(WORKER, STATE_DIR)]
+
+
+# --- the fingerprint key -----------------------------------------------------------------------
+
+KEY_A = bytes(range(32))
+KEY_B = bytes(range(1, 33))
+
+
+def _key_file(tmp_path: Path, text: str = KEY_A.hex() + "\n", mode: int = 0o600) -> str:
+    path = tmp_path / "fingerprint.key"
+    path.write_text(text)
+    os.chmod(path, mode)
+    return str(path)
+
+
+def test_the_default_key_file_is_root_only_bookkeeping() -> None:
+    assert FINGERPRINT_KEY_FILE == "/var/lib/dataops-airflow/fingerprint.key"
+
+
+def test_a_missing_key_is_none_unless_asked_to_create(tmp_path) -> None:
+    path = tmp_path / "dataops-airflow" / "fingerprint.key"
+    assert load_fingerprint_key(str(path)) is None
+    assert load_fingerprint_key(str(path), create=False) is None
+    assert not path.parent.exists()
+
+
+def test_a_created_key_is_random_root_only_and_kept(tmp_path) -> None:
+    path = tmp_path / "lib" / "dataops-airflow" / "fingerprint.key"
+    key = load_fingerprint_key(str(path), create=True)
+    assert isinstance(key, bytes)
+    assert len(key) == 32
+    info = path.lstat()
+    assert stat.S_ISREG(info.st_mode)
+    assert stat.S_IMODE(info.st_mode) == 0o600
+    assert info.st_uid == os.geteuid()
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert path.read_text() == key.hex() + "\n"
+    # No temporary file left behind; the next load (creating or not) gives the same key.
+    assert os.listdir(path.parent) == ["fingerprint.key"]
+    assert load_fingerprint_key(str(path), create=True) == key
+    assert load_fingerprint_key(str(path)) == key
+    other = load_fingerprint_key(str(tmp_path / "other" / "fingerprint.key"), create=True)
+    assert other != key
+
+
+def test_creating_ignores_the_umask(tmp_path) -> None:
+    old = os.umask(0)
+    try:
+        path = tmp_path / "d" / "fingerprint.key"
+        load_fingerprint_key(str(path), create=True)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_a_key_created_meanwhile_is_not_replaced(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "fingerprint.key"
+    real_link = os.link
+
+    def racing_link(source, target):
+        # Another run creates its key between our open (missing) and our link.
+        _key_file(tmp_path, KEY_B.hex())
+        return real_link(source, target)
+
+    monkeypatch.setattr(units.os, "link", racing_link)
+    assert load_fingerprint_key(str(path), create=True) == KEY_B
+    assert os.listdir(tmp_path) == ["fingerprint.key"]
+
+
+def test_an_existing_key_is_read_and_surrounding_space_ignored(tmp_path) -> None:
+    assert load_fingerprint_key(_key_file(tmp_path, f"  {KEY_A.hex()}\n\n")) == KEY_A
+    os.chmod(tmp_path / "fingerprint.key", 0o400)
+    assert load_fingerprint_key(str(tmp_path / "fingerprint.key")) == KEY_A
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o620, 0o602, 0o610, 0o666])
+def test_a_key_others_can_read_or_write_is_refused(tmp_path, mode: int) -> None:
+    path = _key_file(tmp_path, mode=mode)
+    for create in (False, True):
+        with pytest.raises(ReadError) as caught:
+            load_fingerprint_key(path, create=create)
+        assert caught.value.path == path
+        assert "accessible to group or others" in caught.value.reason
+        assert f"{mode:04o}" in str(caught.value)
+        assert KEY_A.hex() not in str(caught.value)
+    # Refused, never repaired or replaced.
+    assert stat.S_IMODE(os.stat(path).st_mode) == mode
+    assert Path(path).read_text() == KEY_A.hex() + "\n"
+
+
+def test_a_symlinked_key_file_is_refused_and_not_followed(tmp_path) -> None:
+    target = _key_file(tmp_path)
+    link = tmp_path / "link.key"
+    link.symlink_to(target)
+    dangling = tmp_path / "dangling.key"
+    dangling.symlink_to(tmp_path / "nowhere")
+    for path in (link, dangling):
+        for create in (False, True):
+            with pytest.raises(ReadError) as caught:
+                load_fingerprint_key(str(path), create=create)
+            assert caught.value.path == str(path)
+            assert "symbolic link" in caught.value.reason
+    # A dangling link is not "missing": nothing was created where it points.
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_key_file_that_is_not_a_regular_file_is_refused(tmp_path) -> None:
+    fifo = tmp_path / "fifo.key"
+    os.mkfifo(fifo, 0o600)
+    directory = tmp_path / "dir.key"
+    directory.mkdir(mode=0o700)
+    for path in (fifo, directory):
+        with pytest.raises(ReadError) as caught:
+            load_fingerprint_key(str(path))
+        assert "not a regular file" in caught.value.reason
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
+def test_a_key_file_owned_by_another_user_is_refused(tmp_path) -> None:
+    path = _key_file(tmp_path)
+    os.chown(path, 4242, -1)
+    with pytest.raises(ReadError) as caught:
+        load_fingerprint_key(path)
+    assert "not owned by the user running the module" in caught.value.reason
+    assert "4242" in caught.value.detail
+
+
+@pytest.mark.parametrize("text", ["", "not hex\n", "abcd\n", KEY_A.hex() + "00\n"])
+def test_a_key_file_without_a_key_is_refused(tmp_path, text: str) -> None:
+    with pytest.raises(ReadError) as caught:
+        load_fingerprint_key(_key_file(tmp_path, text))
+    assert "is not a fingerprint key" in caught.value.reason
+
+
+def test_a_key_directory_others_can_write_is_refused_when_creating(tmp_path) -> None:
+    directory = tmp_path / "open"
+    directory.mkdir()
+    os.chmod(directory, 0o777)
+    with pytest.raises(ReadError) as caught:
+        load_fingerprint_key(str(directory / "fingerprint.key"), create=True)
+    assert caught.value.path == str(directory)
+    assert os.listdir(directory) == []
+
+
+def test_the_keyed_fingerprint_is_an_hmac_of_the_same_text(write: Callable[..., str]) -> None:
+    cfg = write("airflow.cfg", "[core]\n")
+    secrets = write("worker-secrets.env", "AIRFLOW__CELERY__BROKER_URL=redis://:pw@h/0\n")
+    paths = [cfg, secrets, cfg + ".missing"]
+    text = " ".join(
+        [
+            hashlib.sha1(b"[core]\n").hexdigest(),
+            hashlib.sha1(Path(secrets).read_bytes()).hexdigest(),
+            "missing",
+        ]
+    ).encode()
+    plain = inputs_fingerprint(paths)
+    assert plain == hashlib.sha256(text).hexdigest()
+    keyed = inputs_fingerprint(paths, KEY_A)
+    assert keyed == hmac.new(KEY_A, text, hashlib.sha256).hexdigest()
+    assert keyed != plain
+    assert inputs_fingerprint(paths, KEY_B) != keyed
+    assert inputs_fingerprint(paths, KEY_A) == keyed
+    assert inputs_fingerprint(paths, None) == plain
+
+
+def _self_describing(paths: Sequence[str], fingerprint: str) -> dict:
+    block = _block(inputs=fingerprint)
+    block["Environment"] = [
+        f"{INPUTS_VARIABLE}={fingerprint} {INPUT_FILES_VARIABLE}={':'.join(paths)}"
+    ]
+    return block
+
+
+def test_read_units_keys_the_fingerprint_of_a_units_own_input_files(
+    write: Callable[..., str],
+) -> None:
+    paths = [write("airflow.cfg", "[core]\n"), write("secrets.env", "X=1\n")]
+    keyed = inputs_fingerprint(paths, KEY_A)
+    block = _self_describing(paths, keyed)
+    show = "\n".join(f"{k}={v}" for k, values in block.items() for v in values) + "\n"
+    running = {INPUTS_VARIABLE: keyed}
+
+    def read(key: bytes | None) -> dict:
+        return read_units(
+            [WORKER],
+            FakeSystemctl(show),
+            read_environ=lambda pid: running,
+            start_time=_never_started,
+            key=key,
+        )
+
+    assert read(KEY_A)["stale"] == []
+    assert read(KEY_A)["inputs_fingerprint"] is None
+    # Another key, or none, computes another fingerprint than the one the unit runs with.
+    for key in (KEY_B, None):
+        result = read(key)
+        assert result["stale"] == [WORKER]
+        assert "inputs fingerprint differs" in result["units"][WORKER]["stale_reasons"][0]
+
+
+def test_read_units_keys_the_fingerprint_of_the_inputs_given(tmp_path) -> None:
+    inputs = [str(tmp_path / "missing")]
+    result = read_units(
+        ["airflow-scheduler.service", "airflow-triggerer.service"],
+        FakeSystemctl(SHOW),
+        inputs=inputs,
+        read_environ=lambda pid: {
+            INPUTS_VARIABLE: inputs_fingerprint(inputs, KEY_A),
+            "GREETING": "hello world",
+        },
+        start_time=_never_started,
+        key=KEY_A,
+    )
+    assert result["inputs_fingerprint"] == inputs_fingerprint(inputs, KEY_A)
+    # The unit's own Environment= sets abc123, which is not compared: only what runs is.
+    assert result["stale"] == []
+
+
+def test_without_comparing_inputs_the_fingerprint_does_not_make_a_unit_stale(
+    write: Callable[..., str],
+) -> None:
+    paths = [write("airflow.cfg", "[core]\n")]
+    block = _self_describing(paths, "written-with-a-key-we-do-not-have")
+    running = {INPUTS_VARIABLE: "written-with-a-key-we-do-not-have"}
+    write("airflow.cfg", "[core]\nparallelism = 1\n")
+    judged = unit_state(block, None, lambda pid: running, _never_started, key=KEY_A)
+    assert judged["stale"] is True
+    state = unit_state(
+        block, "fp", lambda pid: running, _never_started, key=None, compare_inputs=False
+    )
+    assert state["stale"] is False
+    assert state["stale_reasons"] == []
+    assert state["running_inputs"] == "written-with-a-key-we-do-not-have"

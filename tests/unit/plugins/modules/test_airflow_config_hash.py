@@ -11,6 +11,7 @@ from ansible.module_utils.testing import patch_module_args
 from fake_systemd import FakeSystemd, Unit
 
 from ansible_collections.dataops.airflow.plugins.module_utils import config_digest
+from ansible_collections.dataops.airflow.plugins.module_utils.units import load_fingerprint_key
 from ansible_collections.dataops.airflow.plugins.modules import (
     airflow_config_compare,
     airflow_config_hash,
@@ -193,3 +194,87 @@ def test_state_dir_is_where_the_start_records_are_read(
     (state_dir / "airflow-scheduler.service.environ").write_bytes(record)
     out = run(capsys, state_dir=str(state_dir), **args)
     assert out["units"]["airflow-scheduler.service"]["stale"] is False, out["units"]
+
+
+# --- the fingerprint key ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def keyed_node(write, tmp_path, monkeypatch):
+    """A scheduler whose unit carries a fingerprint keyed with the host's key; its lock changed
+    after it started (so by fingerprint, and by nothing else, it is stale)."""
+    key_file = str(tmp_path / "keys" / "fingerprint.key")
+    key = load_fingerprint_key(key_file, create=True)
+    lock = write("requirements.lock", "apache-airflow==3.0.6\n")
+    env = write("airflow.env", "AIRFLOW__CORE__PARALLELISM=8\n")
+    systemd = FakeSystemd(
+        {"airflow-scheduler.service": Unit(files=[env], inputs=[lock, env], key=key)}
+    )
+    write("requirements.lock", "apache-airflow==3.1.0\n")
+    read_units = config_digest.read_units
+
+    def fake_proc(units, run, inputs=None, **readers):
+        readers.update(read_environ=systemd.read_environ, start_time=systemd.start_time)
+        return read_units(units, run, inputs, **readers)
+
+    warned: list[str] = []
+    monkeypatch.setattr(AnsibleModule, "run_command", lambda self, args, **kw: systemd(args))
+    monkeypatch.setattr(AnsibleModule, "warn", lambda self, msg: warned.append(msg))
+    monkeypatch.setattr(config_digest, "read_units", fake_proc)
+    args = {
+        "path": write("airflow.cfg", CFG),
+        "env_files": [],
+        "units": ["airflow-scheduler.service"],
+        "digest_key": KEY,
+    }
+    return {"key_file": key_file, "args": args, "warned": warned, "systemd": systemd}
+
+
+def test_the_fingerprint_key_judges_staleness_and_is_never_created(
+    capsys, keyed_node, default_key_file
+) -> None:
+    out = run(capsys, fingerprint_key_file=keyed_node["key_file"], **keyed_node["args"])
+    assert out.get("failed") is not True, out
+    state = out["units"]["airflow-scheduler.service"]
+    assert state["stale"] is True
+    assert state["stale_reasons"] == [
+        "started before its configuration or packages changed (inputs fingerprint differs)"
+    ]
+    assert not any("fingerprint key" in w for w in keyed_node["warned"])
+    # The read-only module never creates the key file, by default or when told its path.
+    run(capsys, **keyed_node["args"])
+    assert not default_key_file.exists()
+    assert not default_key_file.parent.exists()
+
+
+def test_a_missing_key_warns_and_does_not_make_units_stale_by_fingerprint(
+    capsys, keyed_node, tmp_path
+) -> None:
+    missing = tmp_path / "none" / "fingerprint.key"
+    out = run(capsys, fingerprint_key_file=str(missing), **keyed_node["args"])
+    assert out.get("failed") is not True, out
+    state = out["units"]["airflow-scheduler.service"]
+    assert state["stale"] is False, state
+    assert state["stale_reasons"] == []
+    assert any(
+        w.startswith("no fingerprint key on this host")
+        and "staleness judged from the environment only" in w
+        for w in keyed_node["warned"]
+    ), keyed_node["warned"]
+    assert not missing.exists()
+    # Staleness by environment is still judged.
+    unit = keyed_node["systemd"].units["airflow-scheduler.service"]
+    unit.environment["AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT"] = "60"
+    out = run(capsys, fingerprint_key_file=str(missing), **keyed_node["args"])
+    assert out["units"]["airflow-scheduler.service"]["stale_reasons"] == [
+        "runs with another environment than its unit sets: AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT"
+    ]
+
+
+def test_a_symlinked_key_file_fails_the_module_naming_it(capsys, keyed_node, tmp_path) -> None:
+    link = tmp_path / "link.key"
+    link.symlink_to(keyed_node["key_file"])
+    out = run(capsys, fingerprint_key_file=str(link), **keyed_node["args"])
+    assert out["failed"] is True
+    assert out["failed_path"] == str(link)
+    assert "symbolic link" in out["reason"]

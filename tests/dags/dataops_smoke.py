@@ -6,6 +6,9 @@ import socket
 import pendulum
 from airflow.sdk import dag, task
 
+# The URL the Task SDK puts in a task's environment so that it cannot reach the database.
+BLOCKED_DATABASE = "airflow-db-not-allowed"
+
 
 @dag(
     dag_id="dataops_smoke",
@@ -21,9 +24,18 @@ def dataops_smoke() -> None:
         return socket.gethostname()
 
     @task
-    def airflow_variables() -> list[str]:
-        """The names (never the values) of the AIRFLOW__ settings task code can see."""
-        return sorted(name for name in os.environ if name.startswith("AIRFLOW__"))
+    def airflow_variables() -> dict[str, str]:
+        """The AIRFLOW__ settings task code can see: names only, never the values.
+
+        The Task SDK itself sets [database] sql_alchemy_conn for each task process to a
+        placeholder that blocks any database access; such a setting is "blocked", any other
+        one "set".
+        """
+        return {
+            name: "blocked" if value.startswith(BLOCKED_DATABASE) else "set"
+            for name, value in sorted(os.environ.items())
+            if name.startswith("AIRFLOW__")
+        }
 
     @task
     def square(number: int) -> int:

@@ -95,9 +95,13 @@ def test_dag_runs_and_its_tasks_run_on_a_worker(api: Api, workers: list[Any]) ->
     status, entry = api.call("GET", path)
     assert status == 200, f"no XCom from airflow_variables: {status} {entry}"
     value = entry["value"]
-    names = json.loads(value) if isinstance(value, str) else value
-    assert "AIRFLOW__CELERY__BROKER_URL" in names, names
-    assert not set(names) & set(CONTROL_PLANE_SECRETS), f"a worker task sees {names}"
+    seen = json.loads(value) if isinstance(value, str) else value
+    assert seen.get("AIRFLOW__CELERY__BROKER_URL") == "set", seen
+    # The Task SDK blocks the database for task code with a placeholder URL of its own.
+    leaked = {
+        name: seen[name] for name in CONTROL_PLANE_SECRETS if seen.get(name, "blocked") != "blocked"
+    }
+    assert not leaked, f"a worker task sees {leaked} (all it sees: {seen})"
 
 
 def _sha256(host: Any, path: str) -> str:

@@ -69,6 +69,21 @@ _COMPARED_NAMES = ("AIRFLOW_HOME", "AIRFLOW_CONFIG", INPUTS_VARIABLE)
 
 Runner = Callable[[Sequence[str]], tuple[int, str, str]]
 
+# The options of every module that reads the units' start records and fingerprints.
+UNIT_STATE_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
+    "state_dir": {"type": "path", "default": STATE_DIR},
+    "fingerprint_key_file": {"type": "path", "default": FINGERPRINT_KEY_FILE, "no_log": False},
+}
+
+
+def systemctl_runner(module: Any) -> Runner:
+    """``module.run_command`` for systemctl: plain, uncoloured, C-locale output to parse."""
+
+    def run(argv: Sequence[str]) -> tuple[int, str, str]:
+        return module.run_command(list(argv), environ_update={"LC_ALL": "C", "SYSTEMD_COLORS": "0"})
+
+    return run
+
 
 def _open_key_file(path: str) -> int | None:
     """A read-only descriptor of the key file, never through a symlink; None when missing."""

@@ -406,8 +406,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.dataops.airflow.plugins.module_utils.airflow_cfg import ReadError
 from ansible_collections.dataops.airflow.plugins.module_utils.config_digest import SCOPES, collect
 from ansible_collections.dataops.airflow.plugins.module_utils.units import (
-    FINGERPRINT_KEY_FILE,
-    STATE_DIR,
+    UNIT_STATE_ARGUMENT_SPEC,
+    systemctl_runner,
 )
 
 NO_KEY_WARNING = (
@@ -440,20 +440,14 @@ def run_module() -> None:
             "digest_key": {"type": "str", "no_log": True},
             "units": {"type": "list", "elements": "str"},
             "unit_pattern": {"type": "str"},
-            "state_dir": {"type": "path", "default": STATE_DIR},
-            "fingerprint_key_file": {
-                "type": "path",
-                "default": FINGERPRINT_KEY_FILE,
-                "no_log": False,
-            },
+            **UNIT_STATE_ARGUMENT_SPEC,
         },
         supports_check_mode=True,
     )
     params = module.params
 
-    def run(argv: list[str]) -> tuple[int, str, str]:
-        # Read-only systemctl calls, so check mode runs them too.
-        return module.run_command(argv, environ_update={"LC_ALL": "C", "SYSTEMD_COLORS": "0"})
+    # Read-only systemctl calls, so check mode runs them too.
+    run = systemctl_runner(module)
 
     try:
         result = collect(

@@ -210,11 +210,12 @@ from ansible.module_utils.common.validation import check_type_path
 from ansible_collections.dataops.airflow.plugins.module_utils.airflow_cfg import ReadError
 from ansible_collections.dataops.airflow.plugins.module_utils.units import (
     FINGERPRINT_KEY_BYTES,
-    FINGERPRINT_KEY_FILE,
     STATE_DIR,
+    UNIT_STATE_ARGUMENT_SPEC,
     inputs_fingerprint,
     load_fingerprint_key,
     read_units,
+    systemctl_runner,
 )
 
 
@@ -269,18 +270,12 @@ def main() -> None:
             "units": {"type": "list", "elements": "str", "required": True},
             "inputs": {"type": "list", "elements": "path"},
             "inputs_by_unit": {"type": "dict", "default": {}},
-            "state_dir": {"type": "path", "default": STATE_DIR},
-            "fingerprint_key_file": {
-                "type": "path",
-                "default": FINGERPRINT_KEY_FILE,
-                "no_log": False,
-            },
+            **UNIT_STATE_ARGUMENT_SPEC,
         },
         supports_check_mode=True,
     )
 
-    def run(argv: list[str]) -> tuple[int, str, str]:
-        return module.run_command(argv, environ_update={"LC_ALL": "C", "SYSTEMD_COLORS": "0"})
+    run = systemctl_runner(module)
 
     by_unit = {}
     for unit, paths in module.params["inputs_by_unit"].items():

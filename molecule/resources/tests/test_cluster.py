@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import re
+import shlex
 import urllib.parse
 from typing import Any
 
@@ -156,6 +157,57 @@ def test_airflow_can_write_only_dags_and_logs(masters: list[Any], workers: list[
             )
 
 
+# Planted in dags/ as task code could be: when an airflow process parses it with
+# DATAOPS_TTY_PROBE set, it writes the device number of its controlling terminal (0: none).
+TTY_PROBE = """\
+# An airflow dag file in name only: it reports the terminal of the process that parses it.
+import os
+
+if os.environ.get("DATAOPS_TTY_PROBE"):
+    with open("/proc/self/stat") as stat:
+        tty_nr = stat.read().rsplit(")", 1)[1].split()[4]
+    with open(os.environ["DATAOPS_TTY_PROBE"], "w") as out:
+        out.write(tty_nr)
+"""
+
+
+def _terminal_reached(host: Any, command: str) -> tuple[str, str]:
+    """Run command as root on a new pseudo-terminal; return the device numbers of root's
+    terminal and of the one the probe reached."""
+    host.run("rm -f /tmp/dataops-tty-root /tmp/dataops-tty-probe")
+    script = f"cut -d' ' -f7 /proc/self/stat > /tmp/dataops-tty-root; {command}"
+    spawn = f"import pty; pty.spawn(['sh', '-c', {script!r}])"
+    env = "DATAOPS_TTY_PROBE=/tmp/dataops-tty-probe"
+    result = host.run(f"{env} python3 -c {shlex.quote(spawn)} </dev/null")
+    assert result.rc == 0, result.stdout + result.stderr
+    root = host.check_output("cat /tmp/dataops-tty-root")
+    reached = host.run("cat /tmp/dataops-tty-probe")
+    assert reached.rc == 0, f"the probe did not run: {command} printed {result.stdout}"
+    return root, reached.stdout.strip()
+
+
+def test_cli_wrapper_keeps_task_code_off_roots_terminal(master: Any) -> None:
+    """root runs `airflow dags list --local`, which imports every file in dags/: that code must
+    not get root's terminal (it could push keystrokes into root's shell with TIOCSTI)."""
+    probe = "/var/lib/airflow/dags/dataops_tty_probe.py"
+    encoded = base64.b64encode(TTY_PROBE.encode()).decode()
+    master.check_output(f"echo {encoded} | base64 -d > {probe} && chown airflow:airflow {probe}")
+    try:
+        # The probe can tell: an airflow process started plainly from root's terminal has it.
+        root, reached = _terminal_reached(
+            master, f"runuser -u airflow -- /opt/airflow/bin/python {probe}"
+        )
+        assert root != "0" and reached == root, (root, reached)
+        # Every stream a terminal: the wrapper gives the CLI a new pseudo-terminal.
+        root, reached = _terminal_reached(master, "airflow dags list --local -o plain")
+        assert reached not in ("0", root), (root, reached)
+        # Output to a pipe or file: no controlling terminal at all.
+        root, reached = _terminal_reached(master, "airflow dags list --local -o plain | cat")
+        assert reached == "0", (root, reached)
+    finally:
+        master.run(f"rm -f {probe} /tmp/dataops-tty-root /tmp/dataops-tty-probe")
+
+
 def test_airflow_user_has_no_shell_and_no_sudo(masters: list[Any], workers: list[Any]) -> None:
     for host in masters + workers:
         user = host.user("airflow")
@@ -197,6 +249,8 @@ def test_no_secret_appears_in_the_ansible_output(
     ]
     generated = json.loads(master.check_output("cat /etc/airflow/generated-secrets.json"))
     secrets += list(generated.values())
+    index = urllib.parse.urlsplit(inventory_vars["molecule_private_index_url"])
+    secrets += [index.password, f"{index.username}:{index.password}"]
     leaked = sorted(
         {secret[:4] + "..." for secret in secrets for form in _encoded_forms(secret) if form in log}
     )

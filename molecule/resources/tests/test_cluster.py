@@ -10,7 +10,7 @@ import shlex
 import urllib.parse
 from typing import Any
 
-from conftest import Api, wait_for
+from airflow_helpers import Api, wait_for
 
 MASTER_UNITS = ["api-server", "scheduler", "dag-processor", "triggerer"]
 WORKER_UNITS = ["celery-worker"]

@@ -1,0 +1,390 @@
+"""Drills on the reference shape (3 masters, 5 workers): load, a drained rolling restart under
+load, scheduler failover, a killed worker, broker and database outages, rebooted nodes, and a
+consistent cluster that a second converge leaves alone. They run in this order; the figures
+they measure are printed (pytest -s, or the molecule log) for docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from datetime import datetime
+from typing import Any
+
+from airflow_helpers import Api, wait_for
+
+INVENTORY_DIR = os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"])
+PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.getcwd())
+MASTER_UNITS = ["api-server", "scheduler", "dag-processor", "triggerer"]
+LOAD_DAGS = [f"dataops_load_{number:03d}" for number in range(6)]
+
+
+def _figure(name: str, value: object) -> None:
+    print(f"FIGURE {name}: {value}")
+
+
+def _playbook(path: str, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0"}
+    return subprocess.run(
+        ["ansible-playbook", "--inventory", INVENTORY_DIR, *args, os.path.join(PROJECT, path)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )
+
+
+def _when(stamp: str | None) -> float:
+    assert stamp, "no timestamp"
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def _trigger(api: Api, dag_id: str, conf: dict[str, Any] | None = None) -> str:
+    wait_for(
+        f"{dag_id} to be parsed", lambda: api.call("GET", f"/api/v2/dags/{dag_id}")[0] == 200, 240
+    )
+    body: dict[str, Any] = {"logical_date": None}
+    if conf is not None:
+        body["conf"] = conf
+    status, run = api.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", body)
+    assert status in (200, 201), f"trigger of {dag_id} failed: {status} {run}"
+    return str(run["dag_run_id"])
+
+
+def _run_state(api: Api, dag_id: str, run_id: str) -> str:
+    return str(api.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")[1]["state"])
+
+
+def _wait_finished(api: Api, dag_id: str, run_id: str, timeout: float) -> str:
+    def finished() -> str | None:
+        state = _run_state(api, dag_id, run_id)
+        return state if state in ("success", "failed") else None
+
+    return str(wait_for(f"{dag_id} {run_id} to finish", finished, timeout, interval=3))
+
+
+def _instances(api: Api, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+    path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=500"
+    status, body = api.call("GET", path)
+    assert status == 200, f"{path}: {status} {body}"
+    return list(body["task_instances"])
+
+
+def _hostnames(hosts: list[Any]) -> dict[str, Any]:
+    return {host.check_output("hostname"): host for host in hosts}
+
+
+def _main_pid(host: Any, unit: str) -> int:
+    return int(host.check_output(f"systemctl show -p MainPID --value airflow-{unit}.service"))
+
+
+def _consuming(master: Any) -> dict[str, list[str]]:
+    out = master.run("airflow celery list-workers --output json 2>/dev/null").stdout
+    lines = [line for line in out.splitlines() if line.startswith("[")]
+    if not lines:
+        return {}
+    return {w["worker_name"]: list(w["queues"]) for w in json.loads(lines[-1])}
+
+
+def test_every_worker_consumes_the_default_queue(master: Any, workers: list[Any]) -> None:
+    names = {f"celery@{name}" for name in _hostnames(workers)}
+
+    def all_consuming() -> bool:
+        consuming = _consuming(master)
+        return all("default" in consuming.get(name, []) for name in names)
+
+    wait_for("every worker to consume the default queue", all_consuming, 180, interval=5)
+
+
+def test_capacity_report_gives_the_numbers() -> None:
+    run = _playbook("playbooks/capacity_report.yml")
+    # the callback wraps long lines at any space
+    out = " ".join((run.stdout + run.stderr).split())
+    assert run.returncode == 0, out[-3000:]
+    assert "worker slots: 30 on 5 worker(s) (by queue: default 30)" in out, out[-3000:]
+    assert "scheduler parallelism: 30 (3 scheduler(s); [core] parallelism limits each" in out
+    # 3 masters x (1 API server worker + scheduler + DAG processor + triggerer) x (5 + 10)
+    assert (
+        "connections, at most: 180 from 12 process(es) that use a pool, of max_connections 200"
+        in out
+    )
+
+
+def test_generated_dags_all_succeed_spread_over_every_worker(api: Api, workers: list[Any]) -> None:
+    start = time.monotonic()
+    runs = {dag_id: _trigger(api, dag_id) for dag_id in LOAD_DAGS}
+    states = {dag_id: _wait_finished(api, dag_id, run_id, 600) for dag_id, run_id in runs.items()}
+    _figure(
+        "load: 6 DAGs x 5 tasks, trigger to all finished (s)", round(time.monotonic() - start, 1)
+    )
+    assert set(states.values()) == {"success"}, states
+    instances = [ti for dag_id, run_id in runs.items() for ti in _instances(api, dag_id, run_id)]
+    assert len(instances) == 30 and {ti["state"] for ti in instances} == {"success"}
+    used = {ti["hostname"] for ti in instances}
+    assert used == set(_hostnames(workers)), f"tasks ran on {sorted(used)} only"
+
+
+def test_rolling_restart_refuses_bad_input_before_draining_any_worker(
+    master: Any, workers: list[Any]
+) -> None:
+    pids = {host.backend.host: _main_pid(host, "celery-worker") for host in workers}
+    for bad, variable in (
+        ({"worker_restart_drain_timeout": 0}, "worker_restart_drain_timeout"),
+        ({"worker_restart_queues": ["default", "no spaces"]}, "worker_restart_queues"),
+        ({"worker_restart_batch_size": "two"}, "worker_restart_batch_size"),
+    ):
+        run = _playbook("playbooks/rolling_restart_workers.yml", "--extra-vars", json.dumps(bad))
+        out = " ".join((run.stdout + run.stderr).split())
+        assert run.returncode != 0 and variable in out, out[-2000:]
+        assert "Drain and restart the workers" not in out, f"{bad} got past the checks"
+    assert {host.backend.host: _main_pid(host, "celery-worker") for host in workers} == pids
+    names = {f"celery@{name}" for name in _hostnames(workers)}
+    assert all("default" in _consuming(master).get(name, []) for name in names)
+
+
+def test_rolling_restart_under_load_loses_no_task(
+    api: Api, master: Any, workers: list[Any]
+) -> None:
+    """45 tasks of 20, 40 and 70 s on 30 slots; the workers are drained and restarted one at a
+    time while at least 20 of them run. Every task succeeds at its first try."""
+    pids = {host.backend.host: _main_pid(host, "celery-worker") for host in workers}
+    seconds = [20] * 15 + [40] * 15 + [70] * 15
+    run_id = _trigger(api, "dataops_drill", {"seconds": seconds})
+
+    def running() -> int:
+        count = sum(
+            1 for ti in _instances(api, "dataops_drill", run_id) if ti["state"] == "running"
+        )
+        return count if count >= 20 else 0
+
+    _figure(
+        "rolling restart: tasks running when it started", wait_for("20 running tasks", running, 300)
+    )
+    start = time.monotonic()
+    restart = _playbook(
+        "playbooks/rolling_restart_workers.yml",
+        "--extra-vars",
+        '{"worker_restart_drain_timeout": 600}',
+    )
+    took = round(time.monotonic() - start, 1)
+    out = restart.stdout + restart.stderr
+    assert restart.returncode == 0, out[-4000:]
+    # one line per worker; the callback may wrap it at any space
+    line = (
+        r"(celery@\S+): drained in ([0-9.]+) s, ([0-9]+) task\(s\) waited for;"
+        r" consuming default again ([0-9.]+) s after its restart"
+    )
+    progress = re.findall(line.replace(" ", r"\s+"), out)
+    assert len(progress) == 5, out[-4000:]
+    _figure("rolling restart of 5 workers under load (s)", took)
+    for name, drained, waited, back in progress:
+        _figure(
+            f"rolling restart {name}",
+            f"drained in {drained} s, {waited} tasks waited for, back in {back} s",
+        )
+    assert sum(int(entry[2]) for entry in progress) > 0, "no worker had a task to wait for"
+    for host in workers:
+        assert _main_pid(host, "celery-worker") != pids[host.backend.host], (
+            f"{host.backend.host} not restarted"
+        )
+
+    assert _wait_finished(api, "dataops_drill", run_id, 900) == "success"
+    holds = [ti for ti in _instances(api, "dataops_drill", run_id) if ti["task_id"] == "hold"]
+    assert len(holds) == 45
+    lost = [
+        (ti["map_index"], ti["state"], ti["try_number"])
+        for ti in holds
+        if ti["state"] != "success" or ti["try_number"] != 1
+    ]
+    assert not lost, f"tasks lost or retried (map index, state, try): {lost}"
+
+
+def test_scheduling_goes_on_when_a_scheduler_is_killed(api: Api, masters: list[Any]) -> None:
+    first = masters[0]
+    busy = _trigger(api, "dataops_drill", {"seconds": [5] * 20})
+    wait_for(
+        "the run to start",
+        lambda: any(ti["state"] == "running" for ti in _instances(api, "dataops_drill", busy)),
+        180,
+    )
+    before = _main_pid(first, "scheduler")
+    first.run(f"kill -9 {before}")
+    killed_at = time.time()
+    after = _trigger(api, "dataops_drill", {"seconds": [1]})
+
+    def queued_at() -> float | None:
+        for ti in _instances(api, "dataops_drill", after):
+            if ti["task_id"] == "durations" and ti.get("queued_when"):
+                return _when(ti["queued_when"])
+        return None
+
+    queued = wait_for("a task of the run triggered after the kill to be queued", queued_at, 180)
+    _figure("scheduler failover: kill -9 to the next task queued (s)", round(queued - killed_at, 1))
+
+    def restarted() -> float | None:
+        pid = _main_pid(first, "scheduler")
+        if pid in (0, before) or not first.service("airflow-scheduler").is_running:
+            return None
+        stamp = first.check_output(
+            "systemctl show -p ExecMainStartTimestamp --value airflow-scheduler"
+        )
+        return float(first.check_output(f"date -d '{stamp}' +%s.%N"))
+
+    back = wait_for("systemd to restart the killed scheduler", restarted, 120)
+    _figure("scheduler failover: systemd restarted it after (s)", round(back - killed_at, 1))
+    assert queued < back, "nothing was scheduled until the killed scheduler was back"
+    assert _wait_finished(api, "dataops_drill", busy, 300) == "success"
+    assert _wait_finished(api, "dataops_drill", after, 300) == "success"
+
+
+def test_a_killed_worker_comes_back_and_its_task_is_retried(api: Api, workers: list[Any]) -> None:
+    run_id = _trigger(api, "dataops_drill", {"seconds": [60]})
+    by_name = _hostnames(workers)
+
+    def holder() -> Any:
+        for ti in _instances(api, "dataops_drill", run_id):
+            if (
+                ti["task_id"] == "hold"
+                and ti["state"] == "running"
+                and ti.get("hostname") in by_name
+            ):
+                return by_name[ti["hostname"]]
+        return None
+
+    host = wait_for("the long task to run", holder, 240)
+    before = _main_pid(host, "celery-worker")
+    host.run(f"kill -9 {before}")
+    killed_at = time.monotonic()
+
+    def back() -> bool:
+        pid = _main_pid(host, "celery-worker")
+        return pid not in (0, before) and host.service("airflow-celery-worker").is_running
+
+    wait_for("systemd to restart the killed worker", back, 120)
+    assert _wait_finished(api, "dataops_drill", run_id, 600) == "success"
+    _figure(
+        "killed worker: kill -9 to the retried task's success (s)",
+        round(time.monotonic() - killed_at, 1),
+    )
+    hold = next(ti for ti in _instances(api, "dataops_drill", run_id) if ti["task_id"] == "hold")
+    assert hold["state"] == "success" and hold["try_number"] >= 2, hold
+
+
+def _all_units_run(masters: list[Any], workers: list[Any]) -> bool:
+    for host, units in [(m, MASTER_UNITS) for m in masters] + [
+        (w, ["celery-worker"]) for w in workers
+    ]:
+        states = host.run(
+            "systemctl show -p ActiveState -p SubState --value "
+            + " ".join(f"airflow-{u}" for u in units)
+        ).stdout.split()
+        if states != ["active", "running"] * len(units):
+            return False
+    return True
+
+
+def _healthy(api: Api) -> bool:
+    status, body = api.call("GET", "/api/v2/monitor/health")
+    parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+    return status == 200 and all(body[p]["status"] == "healthy" for p in parts)
+
+
+def test_everything_returns_after_redis_and_postgresql_outages(
+    api: Api, masters: list[Any], workers: list[Any], services: Any
+) -> None:
+    run_id = _trigger(api, LOAD_DAGS[0])
+    services.check_output("systemctl stop redis-server")
+    down_until = time.monotonic() + 20
+    wait_for("the 20 s broker outage", lambda: time.monotonic() >= down_until, 30, interval=1)
+    services.check_output("systemctl start redis-server")
+    start = time.monotonic()
+    wait_for(
+        "every unit to run after the broker outage",
+        lambda: _all_units_run(masters, workers),
+        300,
+        5,
+    )
+    assert _wait_finished(api, LOAD_DAGS[0], run_id, 600) == "success"
+    _figure(
+        "Redis stopped 20 s: back to a finished run after (s)", round(time.monotonic() - start, 1)
+    )
+
+    restarts = {
+        m.backend.host: int(m.check_output("systemctl show -p NRestarts --value airflow-scheduler"))
+        for m in masters
+    }
+    # Triggered just before the outage: their tasks are queued or scheduled when the database
+    # goes, and must drain once it is back.
+    before = {dag_id: _trigger(api, dag_id) for dag_id in LOAD_DAGS[1:3]}
+    services.check_output("systemctl stop postgresql@15-main")
+    down_until = time.monotonic() + 180
+    wait_for(
+        "the 3 minute database outage", lambda: time.monotonic() >= down_until, 200, interval=5
+    )
+    services.check_output("systemctl start postgresql@15-main")
+    start = time.monotonic()
+    wait_for(
+        "every unit to run after the database outage",
+        lambda: _all_units_run(masters, workers),
+        300,
+        5,
+    )
+    wait_for("every component to report healthy", lambda: _healthy(api), 300, 5)
+    _figure(
+        "PostgreSQL stopped 3 min: all units running and healthy after (s)",
+        round(time.monotonic() - start, 1),
+    )
+    for m in masters:
+        now = int(m.check_output("systemctl show -p NRestarts --value airflow-scheduler"))
+        _figure(
+            f"PostgreSQL outage: scheduler restarts on {m.backend.host}",
+            now - restarts[m.backend.host],
+        )
+    for dag_id, run_id in before.items():
+        assert _wait_finished(api, dag_id, run_id, 600) == "success", f"{dag_id} {run_id}"
+    after = _trigger(api, LOAD_DAGS[3])
+    assert _wait_finished(api, LOAD_DAGS[3], after, 600) == "success"
+
+
+def test_rebooted_nodes_come_back_enabled_and_healthy(
+    api: Api, masters: list[Any], workers: list[Any]
+) -> None:
+    rebooted = [masters[-1], workers[-1]]
+    names = [host.backend.host for host in rebooted]
+    subprocess.run(["docker", "restart", *names], check=True, capture_output=True, timeout=300)
+    start = time.monotonic()
+    wait_for(
+        "the rebooted nodes' units to run",
+        lambda: _all_units_run([masters[-1]], [workers[-1]]),
+        300,
+        5,
+    )
+    worker_name = f"celery@{workers[-1].check_output('hostname')}"
+    wait_for(
+        "the rebooted worker to consume again",
+        lambda: "default" in _consuming(masters[0]).get(worker_name, []),
+        300,
+        5,
+    )
+    wait_for("every component to report healthy", lambda: _healthy(api), 300, 5)
+    _figure(
+        "rebooted master and worker: units back and consuming after (s)",
+        round(time.monotonic() - start, 1),
+    )
+    for host in rebooted:
+        for unit in MASTER_UNITS if host in masters else ["celery-worker"]:
+            assert host.service(f"airflow-{unit}").is_enabled
+
+
+def test_the_cluster_is_consistent_and_a_second_converge_changes_nothing() -> None:
+    validate = _playbook("playbooks/validate_config.yml")
+    assert validate.returncode == 0, (validate.stdout + validate.stderr)[-4000:]
+    start = time.monotonic()
+    converge = _playbook("molecule/resources/deploy.yml")
+    _figure("second converge of 3 + 5 after the drills (s)", round(time.monotonic() - start, 1))
+    recap = [line for line in converge.stdout.splitlines() if " : ok=" in line]
+    assert converge.returncode == 0 and len(recap) == 8, converge.stdout[-4000:]
+    assert all(" changed=0 " in line for line in recap), recap

@@ -286,6 +286,10 @@ def _all_units_run(masters: list[Any], workers: list[Any]) -> bool:
     return True
 
 
+def _wait_units_run(when: str, masters: list[Any], workers: list[Any]) -> None:
+    wait_for(f"every unit to run {when}", lambda: _all_units_run(masters, workers), 300, 5)
+
+
 def _healthy(api: Api) -> bool:
     status, body = api.call("GET", "/api/v2/monitor/health")
     parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
@@ -301,12 +305,7 @@ def test_everything_returns_after_redis_and_postgresql_outages(
     wait_for("the 20 s broker outage", lambda: time.monotonic() >= down_until, 30, interval=1)
     services.check_output("systemctl start redis-server")
     start = time.monotonic()
-    wait_for(
-        "every unit to run after the broker outage",
-        lambda: _all_units_run(masters, workers),
-        300,
-        5,
-    )
+    _wait_units_run("after the broker outage", masters, workers)
     assert _wait_finished(api, LOAD_DAGS[0], run_id, 600) == "success"
     _figure(
         "Redis stopped 20 s: back to a finished run after (s)", round(time.monotonic() - start, 1)
@@ -326,12 +325,7 @@ def test_everything_returns_after_redis_and_postgresql_outages(
     )
     services.check_output("systemctl start postgresql@15-main")
     start = time.monotonic()
-    wait_for(
-        "every unit to run after the database outage",
-        lambda: _all_units_run(masters, workers),
-        300,
-        5,
-    )
+    _wait_units_run("after the database outage", masters, workers)
     wait_for("every component to report healthy", lambda: _healthy(api), 300, 5)
     _figure(
         "PostgreSQL stopped 3 min: all units running and healthy after (s)",
@@ -356,12 +350,7 @@ def test_rebooted_nodes_come_back_enabled_and_healthy(
     names = [host.backend.host for host in rebooted]
     subprocess.run(["docker", "restart", *names], check=True, capture_output=True, timeout=300)
     start = time.monotonic()
-    wait_for(
-        "the rebooted nodes' units to run",
-        lambda: _all_units_run([masters[-1]], [workers[-1]]),
-        300,
-        5,
-    )
+    _wait_units_run("on the rebooted nodes", [masters[-1]], [workers[-1]])
     worker_name = f"celery@{workers[-1].check_output('hostname')}"
     wait_for(
         "the rebooted worker to consume again",

@@ -202,6 +202,57 @@ def test_rolling_restart_under_load_loses_no_task(
     assert not lost, f"tasks lost or retried (map index, state, try): {lost}"
 
 
+def test_rolling_reconfigure_gives_a_drained_worker_its_new_settings(
+    master: Any, workers: list[Any]
+) -> None:
+    """One worker gets another concurrency while it is drained: its new process runs with it
+    (the consistency check names it, and not as stale); a second run with the inventory's
+    settings, upgrade included, puts it back."""
+    last = workers[-1]
+    name = last.backend.host
+    before = _main_pid(last, "celery-worker")
+    changed = _playbook(
+        "playbooks/rolling_restart_workers.yml",
+        "--limit",
+        name,
+        "--extra-vars",
+        '{"worker_restart_reconfigure": true, "airflow_config_worker_concurrency": 4}',
+    )
+    out = " ".join((changed.stdout + changed.stderr).split())
+    assert changed.returncode == 0, out[-4000:]
+    assert re.search(r"drained in [0-9.]+ s, [0-9]+ task\(s\) waited for; reconfigured", out), out[
+        -3000:
+    ]
+    assert re.search(
+        r"^worker_concurrency = 4$", last.file("/etc/airflow/airflow.cfg").content_string, re.M
+    )
+    assert _main_pid(last, "celery-worker") != before
+
+    check = _playbook("playbooks/validate_config.yml")
+    report = " ".join((check.stdout + check.stderr).split())
+    assert check.returncode != 0, "the consistency check missed a worker with another concurrency"
+    assert re.search(rf"{name}\S* differs on celery\.worker_concurrency", report), report[-3000:]
+    assert "runs with stale settings" not in report, (
+        f"the reconfigured worker runs with stale settings: {report[-3000:]}"
+    )
+
+    back = _playbook(
+        "playbooks/rolling_restart_workers.yml",
+        "--limit",
+        name,
+        "--extra-vars",
+        '{"worker_restart_reconfigure": true, "worker_restart_upgrade": true}',
+    )
+    out = " ".join((back.stdout + back.stderr).split())
+    assert back.returncode == 0, out[-4000:]
+    assert "upgraded and reconfigured (python_packages, airflow_install, airflow_config" in out
+    assert re.search(
+        r"^worker_concurrency = 6$", last.file("/etc/airflow/airflow.cfg").content_string, re.M
+    )
+    names = {f"celery@{hostname}" for hostname in _hostnames(workers)}
+    assert all("default" in _consuming(master).get(worker, []) for worker in names)
+
+
 def test_scheduling_goes_on_when_a_scheduler_is_killed(api: Api, masters: list[Any]) -> None:
     first = masters[0]
     busy = _trigger(api, "dataops_drill", {"seconds": [5] * 20})

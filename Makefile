@@ -5,13 +5,14 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help setup lint specs unit sanity molecule cluster test demo demo-down bench pins docs
+.PHONY: help setup lint specs unit aws sanity molecule cluster ec2 test demo demo-down bench pins docs
 
 help:
 	@echo "make demo       set up, deploy the local Docker cluster, run the example DAG"
 	@echo "make demo-down  remove the demo cluster"
-	@echo "make test       lint, unit tests, sanity, molecule default + cluster (what CI runs)"
+	@echo "make test       lint, unit tests, AWS tests (moto), sanity, molecule default + aws + cluster (what CI runs)"
 	@echo "make cluster    the 3-master, 5-worker scenario and its drills (rolling restart, failover, outages)"
+	@echo "make ec2        EC2 in moto: the shipped inventory over SSH, secrets from SSM, task logs in S3"
 	@echo "make bench      benchmarks (docs/benchmarks.md)"
 	@echo "make pins       regenerate requirements/dev.txt and the Airflow locks"
 	@echo "make docs       regenerate role READMEs from meta/argument_specs.yml"
@@ -29,19 +30,29 @@ lint: setup
 unit: setup
 	pytest -q tests/unit
 
+# The EC2 inventory and the AWS secrets lookups against moto's server on loopback (no Docker).
+aws: setup
+	pytest -q -p no:cacheprovider tests/aws
+
 sanity: setup
 	bash scripts/sanity.sh
 
-# One scenario at a time: two would share 2 cores. default (about 15 minutes here), then the
-# reference shape of 3 masters and 5 workers with its drills (about 27 minutes).
+# One scenario at a time: two would share 2 cores. default (about 17 minutes here), EC2 in moto
+# over SSH (about 6), then the reference shape of 3 masters and 5 workers with its drills (about 32).
 molecule: setup
 	molecule test --scenario-name default
+	molecule test --scenario-name aws
 	molecule test --scenario-name cluster
 
 cluster: setup
 	molecule test --scenario-name cluster
 
-test: lint unit sanity molecule
+# EC2 in moto: site.yml over SSH against the shipped aws_ec2 inventory, secrets from SSM and
+# Secrets Manager, task logs in S3.
+ec2: setup
+	molecule test --scenario-name aws
+
+test: lint unit aws sanity molecule
 
 demo: setup
 	bash tests/demo/demo.sh up
@@ -53,6 +64,7 @@ bench: setup
 	bash bench/install.sh
 	bash bench/converge.sh
 	bash bench/config_hash.sh
+	bash bench/ssh_vs_docker.sh
 
 pins:
 	bash scripts/update-pins.sh

@@ -12,7 +12,7 @@ from typing import Any
 
 import boto3
 from airflow_helpers import Api, wait_for
-from test_cluster import _encoded_forms
+from test_cluster import _encoded_forms, _run_smoke_dag
 
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
 INVENTORY = os.path.join(PROJECT, "inventories", "aws", "airflow.aws_ec2.yml")
@@ -80,18 +80,7 @@ def test_secrets_come_from_ssm_and_secrets_manager(
 
 
 def test_a_task_log_is_written_to_s3_and_shown_through_the_api(api: Api, worker: Any) -> None:
-    wait_for(
-        "the DAG to be parsed", lambda: api.call("GET", f"/api/v2/dags/{DAG_ID}")[0] == 200, 180
-    )
-    status, run = api.call("POST", f"/api/v2/dags/{DAG_ID}/dagRuns", {"logical_date": None})
-    assert status in (200, 201), f"trigger failed: {status} {run}"
-    run_id = run["dag_run_id"]
-
-    def finished() -> str | None:
-        state = api.call("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}")[1]["state"]
-        return state if state in ("success", "failed") else None
-
-    assert wait_for("the DAG run to finish", finished, 300, interval=3) == "success"
+    run_id = _run_smoke_dag(api)
 
     s3 = boto3.client("s3", endpoint_url=os.environ["AWS_URL"], region_name="eu-west-1")
 

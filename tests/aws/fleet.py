@@ -3,7 +3,7 @@ decoys the inventory must leave out (another cluster, a stopped instance, a bast
 
     python tests/aws/fleet.py --endpoint http://127.0.0.1:5000 --cluster airflow-test \\
         --cidr 172.30.42.0/24 --master afc-master1=172.30.42.11 --worker afc-worker1=172.30.42.21 \\
-        [--stock stock.json]
+        [--monitor afc-monitor1=172.30.42.31] [--stock stock.json]
 
 stock.json: {"ssm": {name: value}, "secrets": {name: value}, "buckets": [name]}: SSM
 SecureString parameters, Secrets Manager secrets and S3 buckets to create as well.
@@ -122,11 +122,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--cidr", required=True)
     parser.add_argument("--master", action="append", type=parse_named, default=[])
     parser.add_argument("--worker", action="append", type=parse_named, default=[])
+    parser.add_argument("--monitor", action="append", type=parse_named, default=[])
     parser.add_argument("--no-decoys", action="store_true")
     parser.add_argument("--stock", help="JSON file of parameters, secrets and buckets")
     args = parser.parse_args(argv)
     nodes = [Node(n, a, node_tags(args.cluster, "master")) for n, a in args.master]
     nodes += [Node(n, a, node_tags(args.cluster, "worker")) for n, a in args.worker]
+    nodes += [Node(n, a, node_tags(args.cluster, "monitoring")) for n, a in args.monitor]
     if not args.no_decoys:
         network = ipaddress.IPv4Network(args.cidr)
         nodes += decoys(args.cluster, network, {node.address for node in nodes})

@@ -1,5 +1,5 @@
-"""The shipped EC2 inventory (inventories/aws) against moto: 3 masters and 5 workers of one
-cluster, among decoys, give exactly the expected groups and SSH addresses."""
+"""The shipped EC2 inventory (inventories/aws) against moto: 3 masters, 5 workers and a
+monitoring host of one cluster, among decoys, give exactly the expected groups and SSH addresses."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ CLUSTER = "airflow-test"
 CIDR = "172.30.42.0/24"
 MASTERS = {f"afc-master{n}": f"172.30.42.{10 + n}" for n in range(1, 4)}
 WORKERS = {f"afc-worker{n}": f"172.30.42.{20 + n}" for n in range(1, 6)}
+MONITORS = {"afc-monitor1": "172.30.42.31"}
 
 
 def cluster_nodes() -> list[Node]:
@@ -28,6 +29,7 @@ def cluster_nodes() -> list[Node]:
         queues = "default, etl" if name == "afc-worker5" else ""
         connect = "ssm" if name == "afc-worker4" else ""
         nodes.append(Node(name, ip, node_tags(CLUSTER, "worker", queues, connect)))
+    nodes += [Node(name, ip, node_tags(CLUSTER, "monitoring")) for name, ip in MONITORS.items()]
     return nodes
 
 
@@ -79,13 +81,14 @@ def parse_graph(graph: str) -> dict[str, set[str]]:
 
 
 def test_graph_has_exactly_the_cluster_groups(fleet: dict[str, str], moto_endpoint: str) -> None:
-    everyone = set(MASTERS) | set(WORKERS)
+    everyone = set(MASTERS) | set(WORKERS) | set(MONITORS)
     expected = {
         "all": set(),
         "ungrouped": set(),
         "aws_ec2": everyone,
         "masters": set(MASTERS),
         "workers": set(WORKERS),
+        "monitoring": set(MONITORS),
         "queue_default": {"afc-worker5"},
         "queue_etl": {"afc-worker5"},
         "connect_private": everyone - {"afc-worker4"},
@@ -100,7 +103,7 @@ def test_hosts_are_reached_at_their_private_address(
     hostvars: dict[str, Any] = json.loads(run_inventory(moto_endpoint, "--list"))["_meta"][
         "hostvars"
     ]
-    wanted = {**MASTERS, **WORKERS, "afc-worker4": fleet["afc-worker4"]}
+    wanted = {**MASTERS, **WORKERS, **MONITORS, "afc-worker4": fleet["afc-worker4"]}
     assert {name: plain(v["ansible_host"]) for name, v in hostvars.items()} == wanted
     assert plain(hostvars["afc-worker1"]["tags"]["dataops:cluster"]) == CLUSTER
 

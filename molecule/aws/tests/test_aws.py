@@ -17,7 +17,11 @@ from test_cluster import _encoded_forms, _run_smoke_dag
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
 INVENTORY = os.path.join(PROJECT, "inventories", "aws", "airflow.aws_ec2.yml")
 BUCKET = "example-airflow-logs"
-ADDRESSES = {"aws-master1": "172.30.42.11", "aws-worker1": "172.30.42.21"}
+ADDRESSES = {
+    "aws-master1": "172.30.42.11",
+    "aws-worker1": "172.30.42.21",
+    "aws-monitor1": "172.30.42.31",
+}
 DAG_ID = "dataops_smoke"
 
 
@@ -49,6 +53,7 @@ def test_the_inventory_finds_the_cluster_and_leaves_the_decoys_out() -> None:
     listing = json.loads(_inventory("--list"))
     assert set(listing["masters"]["hosts"]) == {"aws-master1"}
     assert set(listing["workers"]["hosts"]) == {"aws-worker1"}
+    assert set(listing["monitoring"]["hosts"]) == {"aws-monitor1"}
     hostvars = listing["_meta"]["hostvars"]
     assert set(hostvars) == set(ADDRESSES), f"decoys listed: {sorted(hostvars)}"
     assert {name: _plain(v["ansible_host"]) for name, v in hostvars.items()} == ADDRESSES

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates every pin the project ships, with uv:
 #   requirements/dev.txt                                 the controller's test tools
+#   meta/ee-requirements.txt                             the execution environment's Python
 #   roles/airflow_install/files/locks/airflow-V-pyX.txt  one lock per Airflow x Python
 # Airflow's own constraint files live on GitHub; these locks replace them and are
 # what makes every node install the identical package set.
@@ -17,6 +18,10 @@ pythons=(3.10 3.11 3.12)
 
 "$uv" pip compile --quiet "${upgrade[@]}" --python-version 3.11 --universal \
   --custom-compile-command "scripts/update-pins.sh" requirements/dev.in -o requirements/dev.txt
+
+"$uv" pip compile --quiet "${upgrade[@]}" --python-version 3.11 --universal --no-header \
+  meta/ee-requirements.in -o meta/ee-requirements.txt
+sed -i "1i # From meta/ee-requirements.in by scripts/update-pins.sh: do not edit." meta/ee-requirements.txt
 
 for input in roles/airflow_install/files/locks/airflow-*.in; do
   version=$(basename "$input" .in)

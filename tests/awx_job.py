@@ -15,8 +15,8 @@ The private data dir (DIR/<template>/) holds:
                    the collections path of the project's collections (collections/requirements.yml)
                    and each --env
 Prints one JSON line: template, playbook, status, rc, seconds, changed and failed per host, and
-the tasks it ran and the end of its output. Exits 0 when the status is the one --expect names
-(default: successful).
+the tasks it ran and the end of its output. With --record FILE the same line is appended to FILE.
+Exits 0 when the status is the one --expect names (default: successful).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def survey_answers(template: dict[str, Any], answers: list[str]) -> dict[str, An
     """The survey's defaults, typed as AWX sends them, then the given answers."""
     values: dict[str, Any] = {q["variable"]: q["default"] for q in template["survey"]}
     for answer in answers:
-        name, _, value = answer.partition("=")
+        name, value = answer.split("=", 1)
         kinds = {q["variable"]: q["type"] for q in template["survey"]}
         values[name] = int(value) if kinds.get(name) == "integer" else value
     return values
@@ -126,6 +126,7 @@ def main() -> int:
     parser.add_argument("--answer", action="append", default=[], help="survey VARIABLE=VALUE")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the job")
     parser.add_argument("--expect", default="successful", choices=["successful", "failed"])
+    parser.add_argument("--record", help="also append the result, as a JSON line, to this file")
     args = parser.parse_args()
     template = template_of(args.template)
     data_dir = lay_out(template, args)
@@ -133,8 +134,11 @@ def main() -> int:
     run = ansible_runner.run(
         private_data_dir=str(data_dir), playbook=template["playbook"], quiet=True
     )
-    result = summary(template, run, time.monotonic() - start)
+    result = {**summary(template, run, time.monotonic() - start), "answers": args.answer}
     print(json.dumps(result))
+    if args.record:
+        with open(args.record, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(result) + "\n")
     return 0 if run.status == args.expect else 1
 
 

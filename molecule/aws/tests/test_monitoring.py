@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from airflow_helpers import Api, hosts_of, wait_for
+from test_aws import _log
 
 sys.path.insert(0, os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "tests"))
 from promql import dashboard_exprs, metric_names
@@ -182,8 +183,6 @@ def test_the_webhook_url_is_kept_private(monitor: Any, inventory_vars: dict[str,
     stored = monitor.file("/etc/prometheus/alertmanager-slack-webhook-url")
     assert (stored.user, stored.group, stored.mode) == ("root", "prometheus", 0o640)
     assert stored.content_string == inventory_vars["molecule_aws_slack_webhook_url"]
-    path = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "ansible.log")
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        log = handle.read()
+    log = _log()
     assert "ESTABLISH SSH CONNECTION" in log
     assert "molecule-slack-token" not in log, "the Slack webhook URL was printed"

@@ -39,6 +39,8 @@ def run_job(template: str, *answers: str, expect: str = "successful") -> dict[st
         os.path.join(EPHEMERAL, "awx-jobs"),
         "--expect",
         expect,
+        "--record",
+        RESULTS,
         # the job's output goes to the scenario's log too, which is searched for secrets
         "--env",
         f"ANSIBLE_LOG_PATH={os.path.join(EPHEMERAL, 'ansible.log')}",
@@ -48,8 +50,6 @@ def run_job(template: str, *answers: str, expect: str = "successful") -> dict[st
     run = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
     assert run.stdout.strip(), run.stderr[-3000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
-    with open(RESULTS, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps({**result, "answers": list(answers)}) + "\n")
     assert run.returncode == 0, (
         f"{template}: {result['status']} (rc {result['rc']}): {result['output_tail'][-3000:]}"
     )

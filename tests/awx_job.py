@@ -65,6 +65,9 @@ def inventory_script(inventory: str) -> str:
         capture_output=True,
         text=True,
         check=True,
+        # The listing is data (with the inventory's variables), not a job's output: it must not
+        # go to the log that ANSIBLE_LOG_PATH names, where the jobs' output goes.
+        env={k: v for k, v in os.environ.items() if k != "ANSIBLE_LOG_PATH"},
     ).stdout
     json.loads(listing)  # fail here, not in the job, on a broken inventory
     return f"#!{sys.executable}\nprint({listing!r})\n"

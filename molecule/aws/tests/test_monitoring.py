@@ -144,6 +144,9 @@ def test_a_stuck_task_and_a_starved_pool_page_slack(monitor: Any, api: Api) -> N
         attachment = queued["attachments"][0]
         assert "(airflow-molecule)" in attachment["title"], "the cluster label is missing"
         assert attachment["color"] == "danger"
+        # prometheus_exporter_alertmanager_external_url: the link goes where people open it
+        link = "https://alerts.airflow-molecule.test/alertmanager/"
+        assert attachment["title_link"].startswith(link), attachment["title_link"]
         wait_for(
             "the pool-starving alert in Slack",
             lambda: _firing(monitor, "AirflowPoolStarving", f"pool {POOL}"),

@@ -37,8 +37,9 @@ aws: setup
 sanity: setup
 	bash scripts/sanity.sh
 
-# One scenario at a time: two would share 2 cores. default (about 17 minutes here), EC2 in moto
-# over SSH (about 6), then the reference shape of 3 masters and 5 workers with its drills (about 32).
+# One scenario at a time: two would share 2 cores. default (about 28 minutes here), EC2 in moto
+# over SSH with monitoring (about 12), then the reference shape of 3 masters and 5 workers with
+# its drills (about 40).
 molecule: setup
 	molecule test --scenario-name default
 	molecule test --scenario-name aws

@@ -377,7 +377,7 @@ def test_everything_returns_after_redis_and_postgresql_outages(
     wait_for(
         "each scheduler to be restarted more than 10 times during the database outage",
         lambda: all(_scheduler_restarts(m) > restarts[m.backend.host] + 10 for m in masters),
-        420,  # about 200 s with the 10 s restart delay, measured
+        420,  # about 200 s with the default 10 s restart delay, measured
         interval=5,
     )
     services.check_output("systemctl start postgresql@15-main")

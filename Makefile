@@ -43,9 +43,12 @@ sanity: setup
 molecule: setup
 	molecule test --scenario-name default
 	molecule test --scenario-name aws
+	bash tests/image/bake.sh
 	molecule test --scenario-name cluster
 
+# The cluster boots from a baked image (tests/image/bake.sh: playbooks/bake_image.yml, as for an AMI).
 cluster: setup
+	bash tests/image/bake.sh
 	molecule test --scenario-name cluster
 
 # EC2 in moto: site.yml over SSH against the shipped aws_ec2 inventory, secrets from SSM and

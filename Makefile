@@ -4,6 +4,8 @@ VENV := .venv/bin
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+# Each step's time and result, for .ci/run's digest (scripts/step.sh; silent outside CI).
+STEP := bash scripts/step.sh
 
 .PHONY: help setup lint specs unit aws sanity molecule cluster ec2 test demo demo-down bench pins docs
 
@@ -18,33 +20,33 @@ help:
 	@echo "make docs       regenerate role READMEs from meta/argument_specs.yml"
 
 setup:
-	bash scripts/setup.sh
+	$(STEP) setup bash scripts/setup.sh
 
 lint: setup
 	yamllint --strict .
-	ansible-lint --profile production
+	$(STEP) ansible-lint ansible-lint --profile production
 	ruff check .
 	ruff format --check .
 	python scripts/role_specs.py check
 
 unit: setup
-	pytest -q tests/unit
+	$(STEP) unit pytest -q tests/unit
 
 # The EC2 inventory and the AWS secrets lookups against moto's server on loopback (no Docker).
 aws: setup
-	pytest -q -p no:cacheprovider tests/aws
+	$(STEP) aws-moto pytest -q -p no:cacheprovider tests/aws
 
 sanity: setup
-	bash scripts/sanity.sh
+	$(STEP) sanity bash scripts/sanity.sh
 
 # One scenario at a time: two would share 2 cores. default (about 28 minutes here), EC2 in moto
 # over SSH with monitoring (about 12), then the reference shape of 3 masters and 5 workers with
 # its drills (about 40).
 molecule: setup
-	molecule test --scenario-name default
-	molecule test --scenario-name aws
-	bash tests/image/bake.sh
-	molecule test --scenario-name cluster
+	$(STEP) default molecule test --scenario-name default
+	$(STEP) aws molecule test --scenario-name aws
+	$(STEP) bake bash tests/image/bake.sh
+	$(STEP) cluster molecule test --scenario-name cluster
 
 # The cluster boots from a baked image (tests/image/bake.sh: playbooks/bake_image.yml, as for an AMI).
 cluster: setup

@@ -39,9 +39,9 @@ aws: setup
 sanity: setup
 	$(STEP) sanity bash scripts/sanity.sh
 
-# One scenario at a time: two would share 2 cores. default (about 28 minutes here), EC2 in moto
-# over SSH with monitoring (about 12), then the reference shape of 3 masters and 5 workers with
-# its drills (about 40).
+# One scenario at a time: two would share 2 cores. default (about 12 minutes here), EC2 in moto
+# over SSH with monitoring (about 6), the baked image (1), then the reference shape of 3 masters
+# and 5 workers with its drills (about 18). All of `make test`: 40 minutes (docs/benchmarks.md).
 molecule: setup
 	$(STEP) default molecule test --scenario-name default
 	$(STEP) aws molecule test --scenario-name aws

@@ -7,16 +7,17 @@ set -uo pipefail
 log=$1
 steps=$2
 rc=$3
+# The log without colour codes and molecule's "│ " frame, read once.
+plain=$(sed -e 's/\x1b\[[0-9;]*m//g' -e 's/^ *│ \{0,1\}//' "$log")
 
 echo "==== ci digest ===="
 if [ "$rc" -ne 0 ]; then
   echo "-- what failed (the last 16 lines that say so; $log has everything)"
-  sed -e 's/\x1b\[[0-9;]*m//g' -e 's/^ *│ \{0,1\}//' "$log" \
-    | grep -E -A2 \
-        -e '^(FAILED|ERROR) [^ ]+::' \
-        -e '^E +[A-Za-z_.]*(Error|Exception):' \
-        -e '^fatal: \[' \
-        -e 'Idempotence test failed' \
+  grep -E -A2 \
+      -e '^(FAILED|ERROR) [^ ]+::' \
+      -e '^E +[A-Za-z_.]*(Error|Exception):' \
+      -e '^fatal: \[' \
+      -e 'Idempotence test failed' <<< "$plain" \
     | grep -v -e '^--$' -e '\.\.\.ignoring' \
     | cut -c1-300 | tail -n 16
 fi
@@ -26,8 +27,7 @@ if [ -s "$steps" ]; then
 fi
 # Every pytest run's closing line ("320 passed, 1 skipped in 7.1s" with -q, else framed by
 # "=" signs), added up.
-sed -e 's/\x1b\[[0-9;]*m//g' "$log" \
-  | grep -E -o '^(=+ )?[0-9]+ (passed|failed|skipped|error|errors)[a-z0-9, ]* in [0-9.]+s' \
+grep -E -o '^(=+ )?[0-9]+ (passed|failed|skipped|error|errors)[a-z0-9, ]* in [0-9.]+s' <<< "$plain" \
   | awk '{ for (i = 1; i < NF; i++) if ($i ~ /^[0-9]+$/) { w = $(i + 1); sub(/,$/, "", w); n[w] += $i } }
          END { printf "tests: %d passed, %d failed, %d skipped\n",
                n["passed"], n["failed"] + n["error"] + n["errors"], n["skipped"] }'

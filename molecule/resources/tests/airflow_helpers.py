@@ -18,6 +18,9 @@ INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 # inventory dumps testinfra itself asks Ansible for (all variables) must not land there.
 os.environ.pop("ANSIBLE_LOG_PATH", None)
 API = "http://localhost:8080"
+# One JSON line per AWX job a scenario runs (tests/awx_job.py --record: the rotate_fernet.yml side
+# effect and test_awx_jobs.py); conftest.py lists them after the tests.
+AWX_JOB_RECORD = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "awx-jobs.jsonl")
 
 
 def hosts_of(group: str) -> list[Any]:

@@ -8,7 +8,15 @@ import json
 import os
 from typing import Any
 
-from airflow_helpers import api, inventory_vars, master, masters, worker, workers
+from airflow_helpers import (
+    AWX_JOB_RECORD,
+    api,
+    inventory_vars,
+    master,
+    masters,
+    worker,
+    workers,
+)
 
 __all__ = ["api", "inventory_vars", "master", "masters", "worker", "workers"]
 
@@ -32,8 +40,7 @@ def awx_job_lines(path: str) -> list[str]:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    ephemeral = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "")
-    lines = awx_job_lines(os.path.join(ephemeral, "awx-jobs.jsonl"))
+    lines = awx_job_lines(AWX_JOB_RECORD)
     if lines:
         terminalreporter.section("AWX jobs run by ansible-runner")
         for line in lines:

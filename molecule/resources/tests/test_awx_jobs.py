@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 import pytest
+from airflow_helpers import AWX_JOB_RECORD
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("MOLECULE_SCENARIO_NAME") != "default",
@@ -23,8 +24,6 @@ pytestmark = pytest.mark.skipif(
 
 PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
 EPHEMERAL = os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
-# One JSON line per job run by this scenario (side effect and verify): the closing note's table.
-RESULTS = os.path.join(EPHEMERAL, "awx-jobs.jsonl")
 
 
 def run_job(template: str, *answers: str, expect: str = "successful") -> dict[str, Any]:
@@ -40,7 +39,7 @@ def run_job(template: str, *answers: str, expect: str = "successful") -> dict[st
         "--expect",
         expect,
         "--record",
-        RESULTS,
+        AWX_JOB_RECORD,
         # the job's output goes to the scenario's log too, which is searched for secrets
         "--env",
         f"ANSIBLE_LOG_PATH={os.path.join(EPHEMERAL, 'ansible.log')}",
@@ -73,7 +72,7 @@ def test_read_only_templates_succeed_and_change_nothing(template: str) -> None:
 
 
 def test_rotate_fernet_key_succeeded_in_the_side_effect_step() -> None:
-    with open(RESULTS, encoding="utf-8") as handle:
+    with open(AWX_JOB_RECORD, encoding="utf-8") as handle:
         runs = [json.loads(line) for line in handle]
     (rotation,) = [r for r in runs if r["template"] == "Rotate fernet key"]
     assert rotation["status"] == "successful"
